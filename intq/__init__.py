@@ -1,0 +1,28 @@
+"""intq: integer-arithmetic-only neural-network inference (Jacob et al. 2018).
+
+The float side (scales, multipliers, tables) is computed once, offline; the kernels in
+``intq.kernels`` see integers only. See README.md and docs/quantization.md.
+"""
+
+from . import fixed_point, profiles
+from .profiles import Profile, available_profiles, get_profile, register_profile
+from .qparams import QuantParams, choose_qparams
+from .quantize import dequantize, fake_quantize, quantize
+from .rounding import ROUNDING_MODES
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ROUNDING_MODES",
+    "Profile",
+    "QuantParams",
+    "available_profiles",
+    "choose_qparams",
+    "dequantize",
+    "fake_quantize",
+    "fixed_point",
+    "get_profile",
+    "profiles",
+    "quantize",
+    "register_profile",
+]
