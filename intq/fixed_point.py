@@ -38,11 +38,11 @@ def _as_real(real: float | np.ndarray, name: str) -> np.ndarray:
 def quantize_multiplier(
     real: float | np.ndarray, *, single_rounding: bool = False
 ) -> tuple[int, int] | tuple[np.ndarray, np.ndarray]:
-    """``(multiplier, shift)`` with ``real ≈ multiplier · 2^(shift − 31)`` (LiteRT QuantizeMultiplier).
+    """``(multiplier, shift)`` with ``real ≈ multiplier · 2^(shift − 31)`` (QuantizeMultiplier).
 
     1. ``real == 0`` → ``(0, 0)``;
     2. ``(q, shift) = frexp(real)``, ``q`` in [0.5, 1);
-    3. ``multiplier = round_half_away_from_zero(q · 2^31)``, in double (exact: a power-of-two scaling);
+    3. ``multiplier = round_half_away_from_zero(q · 2^31)`` in double (the scaling is exact);
     4. ``multiplier == 2^31`` → ``(2^30, shift + 1)``;
     5. ``shift < −31`` → ``(0, 0)``: the product would be shifted out entirely (flush to zero);
     6. ``single_rounding`` (TFLITE_SINGLE_ROUNDING builds): ``shift > 30`` → ``(2^31 − 1, 30)``.

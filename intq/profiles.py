@@ -84,7 +84,7 @@ def register_profile(profile: Profile, *, replace: bool = False) -> Profile:
 
 
 def get_profile(profile: str | Profile) -> Profile:
-    """The ``Profile`` named ``profile`` (or ``profile`` itself); ``ValueError`` listing the names."""
+    """The ``Profile`` named ``profile`` (or ``profile`` itself); else ``ValueError``."""
     if isinstance(profile, Profile):
         return profile
     try:

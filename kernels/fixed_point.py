@@ -84,7 +84,7 @@ def srdhm(a, b):
 
 @njit(cache=True)
 def rounding_divide_by_pot(x, exponent):
-    """``x / 2^exponent`` rounded to nearest, ties **away from zero** (gemmlowp RoundingDivideByPOT).
+    """``x / 2^exponent`` rounded to nearest, ties **away from zero** (RoundingDivideByPOT).
 
     ``x`` is an int32 value and ``0 <= exponent <= 31``. With ``mask = 2^e − 1``,
     ``remainder = x & mask`` and ``threshold = (mask >> 1) + (x < 0)``, the result is
