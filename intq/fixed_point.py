@@ -30,7 +30,7 @@ def _as_real(real: float | np.ndarray, name: str) -> np.ndarray:
     bad = ~np.isfinite(arr) | (arr < 0)
     if bad.any():
         raise ValueError(
-            f"{name}: must be finite and non-negative, got {arr.flat[int(np.argmax(bad))]!r}"
+            f"{name}: must be finite and non-negative, got {float(arr.flat[int(np.argmax(bad))])!r}"
         )
     return arr
 
@@ -80,7 +80,7 @@ def quantize_multiplier_smaller_than_one(
     arr = _as_real(real, "real")
     if np.any((arr <= 0) | (arr >= 1)):
         raise ValueError(
-            f"real: must lie in (0, 1), got {arr.flat[int(np.argmax((arr <= 0) | (arr >= 1)))]!r}"
+            f"real: must lie in (0, 1), got {float(arr.flat[int(np.argmax((arr <= 0) | (arr >= 1)))])!r}"
         )
     multiplier, shift = quantize_multiplier(real)
     if np.any(np.asarray(shift) > 0):
@@ -98,7 +98,7 @@ def quantize_multiplier_greater_than_one(
     arr = _as_real(real, "real")
     if np.any(arr <= 1):
         raise ValueError(
-            f"real: must be greater than 1, got {arr.flat[int(np.argmax(arr <= 1))]!r}"
+            f"real: must be greater than 1, got {float(arr.flat[int(np.argmax(arr <= 1))])!r}"
         )
     return quantize_multiplier(real)
 

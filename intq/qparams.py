@@ -62,7 +62,7 @@ def _as_scale(scale: Any, per_channel: bool) -> float | np.ndarray:
     bad = ~np.isfinite(arr) | (arr <= 0)
     if bad.any():
         where = "" if arr.ndim == 0 else f" at channel {int(np.argmax(bad))}"
-        value = arr.flat[int(np.argmax(bad))]
+        value = float(arr.flat[int(np.argmax(bad))])
         raise ValueError(f"scale: must be finite and positive, got {value!r}{where}")
     if per_channel:
         arr.setflags(write=False)
@@ -268,7 +268,7 @@ def choose_qparams(
     if np.any(lo > hi):
         i = int(np.argmax(lo > hi))
         raise ValueError(
-            f"min_val: {lo.flat[i]!r} is greater than max_val {hi.flat[i]!r}"
+            f"min_val: {float(lo.flat[i])!r} is greater than max_val {float(hi.flat[i])!r}"
             + (f" at channel {i}" if per_channel else "")
         )
     if not isinstance(bits, numbers.Integral) or not 2 <= bits <= 16:

@@ -36,7 +36,7 @@ def _check_finite(x: np.ndarray, name: str, nonfinite: str) -> None:
         if bad.any():
             first = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(
-                f"{name}: {int(bad.sum())} non-finite value(s) (first {x[first]!r} at index "
+                f"{name}: {int(bad.sum())} non-finite value(s) (first {float(x[first])!r} at index "
                 f"{first}); pass nonfinite='saturate' to map +inf to qmax, -inf to qmin and NaN "
                 "to the zero point"
             )
