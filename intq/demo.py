@@ -92,10 +92,11 @@ def run(m: int = 64, k: int = 256, n: int = 64, seed: int = 0) -> dict[str, floa
         "intq demo: one integer-only matrix product (Jacob et al. 2018, eq. (1)-(8))",
         f"  r3 = r1 @ r2 with r1 {m}x{k} (activations) and r2 {k}x{n} (weights), seed {seed}",
         f"  r1: scale {qp1.scale:.6g}, zero_point {qp1.zero_point}  (asymmetric int8)",
-        f"  r2: scale {qp2.scale:.6g}, zero_point {qp2.zero_point}  (symmetric int8 in [-127, 127])",
+        f"  r2: scale {qp2.scale:.6g}, zero_point {qp2.zero_point}  (symmetric, [-127, 127])",
         f"  r3: scale {qp3.scale:.6g}, zero_point {qp3.zero_point}",
         f"  M = S1*S2/S3 = {real_multiplier:.10g} -> multiplier {multiplier}, shift {shift}"
-        f"  (M0 = {multiplier / 2**31:.10f}, M0 * 2^{shift} = {multiplier * 2.0 ** (shift - 31):.10g})",
+        f"  (M0 = {multiplier / 2**31:.10f}, M0 * 2^{shift} = "
+        f"{multiplier * 2.0 ** (shift - 31):.10g})",
         f"  int32 accumulators span [{acc.min()}, {acc.max()}]",
         "",
         f"  eq. (7) row/column-sum expansion vs direct sum: "

@@ -78,9 +78,10 @@ def quantize_multiplier_smaller_than_one(
     (0, 1) or rounds up to 1 (shift would become positive), as LiteRT's checks do.
     """
     arr = _as_real(real, "real")
-    if np.any((arr <= 0) | (arr >= 1)):
+    outside = (arr <= 0) | (arr >= 1)
+    if outside.any():
         raise ValueError(
-            f"real: must lie in (0, 1), got {float(arr.flat[int(np.argmax((arr <= 0) | (arr >= 1)))])!r}"
+            f"real: must lie in (0, 1), got {float(arr.flat[int(np.argmax(outside))])!r}"
         )
     multiplier, shift = quantize_multiplier(real)
     if np.any(np.asarray(shift) > 0):

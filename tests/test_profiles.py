@@ -1,4 +1,4 @@
-"""Profiles: the registry, the two TFLite builds, and adding a convention without touching callers."""
+"""Profiles: the registry, the two TFLite builds, and adding a convention without new code."""
 
 import numpy as np
 import pytest

@@ -1,7 +1,7 @@
 """Rounding rules: the ties that tell them apart, and exactness on every finite float."""
 
-from fractions import Fraction
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
