@@ -19,6 +19,7 @@ from .kernels import fixed_point as _k
 from .rounding import RoundingMode, check_rounding
 
 Requantization = Literal["double", "single"]
+ActivationMethod = Literal["table", "fixed_point"]
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,16 @@ class Profile:
     ``"double"`` (srdhm then rounding_divide_by_pot: TFLite reference, TFLM, CMSIS-NN) or
     ``"single"`` (one rounding shift: TFLITE_SINGLE_ROUNDING, ruy). ``quantize_rounding``: the
     rule for float → integer steps at conversion time (bias, weights, Quantize ops).
+    ``logistic_tanh``: int8 logistic and tanh from a 256-entry table built in float32 at
+    conversion time (``"table"``, LiteRT) or gemmlowp's fixed-point functions
+    (``"fixed_point"``, TFLite Micro and CMSIS-NN); SEMANTICS.md §4.12.
     """
 
     name: str
     description: str
     requantization: Requantization = "double"
     quantize_rounding: RoundingMode = "half_away_from_zero"
+    logistic_tanh: ActivationMethod = "table"
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -44,6 +49,10 @@ class Profile:
                 f"requantization: expected 'double' or 'single', got {self.requantization!r}"
             )
         check_rounding(self.quantize_rounding)
+        if self.logistic_tanh not in ("table", "fixed_point"):
+            raise ValueError(
+                f"logistic_tanh: expected 'table' or 'fixed_point', got {self.logistic_tanh!r}"
+            )
 
     @property
     def rounding_code(self) -> int:

@@ -20,9 +20,11 @@ from numba import njit
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
-# Requantization rounding conventions, passed to kernels as a plain integer.
+# Requantization conventions (which MultiplyByQuantizedMultiplier overload), passed to kernels as
+# a plain integer.
 DOUBLE_ROUNDING = 0  # srdhm then rounding_divide_by_pot: TFLite, TFLM, CMSIS-NN default builds
 SINGLE_ROUNDING = 1  # one int64 product, one rounding shift: TFLITE_SINGLE_ROUNDING, ruy
+INT64_ACCUMULATOR = 2  # the int64-accumulator overload of 16x8 kernels (any build)
 
 # Numba signatures intq compiles each kernel for; the FPU-free test compiles and scans all of them.
 SIGNATURES = {
@@ -163,10 +165,12 @@ def multiply_by_quantized_multiplier_int64(x, multiplier, shift):
 
 @njit(cache=True)
 def requantize(x, multiplier, shift, rounding):
-    """``multiply_by_quantized_multiplier`` of the convention ``rounding`` (DOUBLE_ROUNDING or
-    SINGLE_ROUNDING): the one place a kernel picks its requantization."""
+    """``multiply_by_quantized_multiplier`` of the convention ``rounding``: DOUBLE_ROUNDING,
+    SINGLE_ROUNDING or INT64_ACCUMULATOR. The one place a kernel picks its requantization."""
     if rounding == SINGLE_ROUNDING:
         return multiply_by_quantized_multiplier_single_rounding(x, multiplier, shift)
+    if rounding == INT64_ACCUMULATOR:
+        return multiply_by_quantized_multiplier_int64(x, multiplier, shift)
     return multiply_by_quantized_multiplier(x, multiplier, shift)
 
 
