@@ -1,0 +1,28 @@
+"""Benchmarks: pytest-benchmark suites, never run by `make test` (they live outside tests/).
+
+Every workload reports GOP/s (2 operations per multiply-add) in `extra_info`, measured after a
+warm-up call so that JIT compilation is excluded; the compile time is reported separately.
+Run with `make bench`.
+"""
+
+import time
+
+import pytest
+
+
+@pytest.fixture
+def measure(benchmark):
+    """Benchmark ``fn`` after one timed warm-up call; record GOP/s and the warm-up time."""
+
+    def run(fn, ops: int, label: str):
+        start = time.perf_counter()
+        fn()
+        warmup = time.perf_counter() - start
+        benchmark.group = label
+        result = benchmark.pedantic(fn, rounds=5, iterations=1, warmup_rounds=1)
+        median = benchmark.stats.stats.median
+        benchmark.extra_info["GOP/s"] = round(ops / median / 1e9, 2)
+        benchmark.extra_info["first call incl. JIT (s)"] = round(warmup, 3)
+        return result
+
+    return run

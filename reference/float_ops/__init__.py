@@ -1,0 +1,3 @@
+"""Float64 NumPy references of the quantized ops: conv, depthwise, dense, pools, add, mul, mean,
+softmax, logistic, tanh. Used to check that dequantized integer results are within the expected
+quantization error; clear, not fast, and independent of ``intq.kernels``."""
