@@ -1,4 +1,4 @@
-"""Quantize, dequantize and fake-quantize arrays, per tensor or per channel (eq. (1), (11)–(13)).
+"""Quantize, dequantize and fake-quantize arrays, per tensor or per channel (eq. (1), (12)–(13)).
 
 These are the float ↔ integer boundary of a model; they run at conversion time, at the model's
 inputs and outputs, and in training (fake quantization). Each states the float precision and
@@ -110,7 +110,7 @@ def fake_quantize(
     rounding: RoundingMode = "half_up",
     nonfinite: NonFinite = "raise",
 ) -> np.ndarray:
-    """Quantize and dequantize in float: the grid point of ``x`` (eq. (11)–(13)).
+    """Quantize and dequantize in float: the grid point of ``x`` (eq. (12)–(13)).
 
     TF's ``fake_quant_with_min_max_vars`` (TF 2.21, SEMANTICS.md §5), in the input's precision
     (float32 for TF bit-exactness): with ``nmin, nmax = nudged_range(qparams)``,
