@@ -107,7 +107,7 @@ def quantize_multiplier(real: float, single_rounding: bool = False) -> tuple[int
         raise ValueError(f"real: must be finite and non-negative, got {real!r}")
     if real == 0:
         return 0, 0
-    value = Fraction(real)
+    value = Fraction(float(real))
     shift = 0
     while value >= 1:  # bring the mantissa into [1/2, 1)
         value /= 2
