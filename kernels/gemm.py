@@ -18,8 +18,9 @@ Structure (gemmlowp / GotoBLAS; each stage its own ``@njit`` function):
 3. ``micro_kernel``: one register tile ``acc (MR, NR) = Σ x·w`` over one K block of at most
    ``KC_MAX = 256`` values, in int32 (exact: ``|x·w| <= 2^15 · 2^7 = 2^22``, so a block sums to
    at most ``2^30``).
-4. ``gemm_panels``: the cache-blocked loop nest for a block of NC columns: ``prange`` over NR-wide
-   panels (each output element belongs to one thread), K blocks of KC, MR-row tiles; block sums are
+4. ``gemm_panels``: the cache-blocked loop nest for a block of NC columns: NR-wide panels, K
+   blocks of KC, MR-row tiles (serial: Numba's ``prange`` scheduler uses float arithmetic, so
+   threads, when they come, split panel ranges outside the kernel); block sums are
    added into an int64 tile ``acc64`` — exact (raw Σ x·w over any K below 2^40 fits int64).
 5. ``requantize_epilogue`` / ``int32_epilogue``: the zero points by the row/column-sum expansion of
    Jacob et al. eq. (7) (``expand_zero_points``), then ``+ bias → requantize → + out_zp → clamp →
@@ -42,7 +43,7 @@ No floats: integer arrays and int64 scalars in, caller-allocated ``out`` last.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .fixed_point import INT64_ACCUMULATOR, requantize, wrap_int32
 
@@ -179,20 +180,20 @@ def micro_kernel(a, q, b, p, g0, g1, acc):
                 acc[i, j] += s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def gemm_panels(a, b, kc_groups, p0, p1, acc64):
     """Raw ``Σ_k x[m, k] · w[n, k]`` for the columns of weight panels ``[p0, p1)``, all rows.
 
     ``acc64[m, (p − p0)·NR + j]`` (int64, shape ``(M, ≥ (p1 − p0)·NR)``) receives the sum for
-    output column ``n = p·NR + j``. Loop nest: ``prange`` over panels (each output column is
-    computed by exactly one thread, so results do not depend on the thread count), then K blocks
+    output column ``n = p·NR + j``. Loop nest: panels (a caller may split ``[p0, p1)`` across
+    threads: each output column depends on its own panel only), then K blocks
     of ``kc_groups`` groups (the panel's K block stays in L1 while all MR-row tiles pass over it),
     then MR-row tiles through ``micro_kernel``; block sums are added in int64 (exact).
     """
     m_total = acc64.shape[0]
     k_groups = b.shape[1]
     q_total = a.shape[0]
-    for pi in prange(p1 - p0):
+    for pi in range(p1 - p0):
         p = p0 + pi
         col0 = pi * NR
         tile = np.empty((MR, NR), np.int32)

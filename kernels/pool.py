@@ -7,13 +7,14 @@ by the number of valid taps with C's truncating division, rounding half away fro
 
 Kernels take a C-contiguous NHWC input, int64 scalars, and write into ``out`` (same dtype, shape
 ``(N, out_h, out_w, C)``); the wrapper (``intq.ops.pool``) computes the padding and the output size
-and guarantees that every window holds at least one input element. Each output element is
-computed by exactly one thread (``prange`` over the batch and output rows), so results do not
-depend on the thread count. No kernel uses a float.
+and guarantees that every window holds at least one input element. The kernels are serial (no
+``prange``: Numba's parallel scheduler splits work with float arithmetic); each output element
+depends on its own window only, so any split of the rows across threads gives the same bits.
+No kernel uses a float.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _POOL = (
     "void({t}[:, :, :, ::1], int64, int64, int64, int64, int64, int64, int64, int64, "
@@ -25,7 +26,7 @@ SIGNATURES: dict[str, list[str]] = {
 }
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def avg_pool2d(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max, out):
     """Average pooling (LiteRT ``reference_integer_ops::AveragePool``, int8/int16; uint8:
     ``reference_ops::AveragePool``, whose sums are never negative).
@@ -43,7 +44,7 @@ def avg_pool2d(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act
     depth = x.shape[3]
     out_h = out.shape[1]
     out_w = out.shape[2]
-    for by in prange(batches * out_h):
+    for by in range(batches * out_h):
         b = by // out_h
         oy = by - b * out_h
         in_y0 = np.int64(oy) * stride_h - pad_top
@@ -71,7 +72,7 @@ def avg_pool2d(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act
                 out[b, oy, ox, c] = acc
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def max_pool2d(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max, out):
     """Max pooling (LiteRT ``reference_integer_ops::MaxPool``, int8/int16; uint8:
     ``reference_ops::MaxPool``).
@@ -86,7 +87,7 @@ def max_pool2d(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act
     out_h = out.shape[1]
     out_w = out.shape[2]
     lowest = np.int64(np.iinfo(x.dtype).min)
-    for by in prange(batches * out_h):
+    for by in range(batches * out_h):
         b = by // out_h
         oy = by - b * out_h
         in_y0 = np.int64(oy) * stride_h - pad_top
