@@ -4,7 +4,7 @@ The float side (scales, multipliers, tables) is computed once, offline; the kern
 ``intq.kernels`` see integers only. See README.md and docs/quantization.md.
 """
 
-from . import fixed_point, profiles
+from . import fixed_point, ops, profiles
 from .profiles import Profile, available_profiles, get_profile, register_profile
 from .qparams import QuantParams, choose_qparams
 from .quantize import dequantize, fake_quantize, quantize
@@ -22,6 +22,7 @@ __all__ = [
     "fake_quantize",
     "fixed_point",
     "get_profile",
+    "ops",
     "profiles",
     "quantize",
     "register_profile",

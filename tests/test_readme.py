@@ -1,0 +1,13 @@
+"""The README's Python tour runs as written."""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_readme_python_blocks_run():
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks, "the README has no python block"
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
