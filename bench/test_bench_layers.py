@@ -9,7 +9,7 @@ import pytest
 
 import intq
 from intq.ops import conv as conv_ops
-from intq.ops import linear as linear_ops
+from intq.ops import fully_connected as linear_ops
 
 RNG = np.random.default_rng(0)
 X_QP = intq.QuantParams(0.05, -3)

@@ -20,7 +20,7 @@ from numba.core import sigutils
 from intq import QuantParams
 from intq.kernels import gemm as K
 from intq.kernels.fixed_point import DOUBLE_ROUNDING, INT64_ACCUMULATOR, SINGLE_ROUNDING
-from intq.ops import linear as L
+from intq.ops import fully_connected as L
 from intq.reference import int_oracle
 from intq.reference.float_ops import gemm as F
 from intq.reference.int_oracle import gemm as O

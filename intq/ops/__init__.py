@@ -30,7 +30,7 @@ from .elementwise import (
     requantize_params,
     sub,
 )
-from .linear import linear, linear_accumulate, linear_params
+from .fully_connected import linear, linear_accumulate, linear_params
 from .pool import avg_pool2d, max_pool2d, pool_params
 
 __all__ = [
