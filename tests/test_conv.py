@@ -877,20 +877,6 @@ def test_non_array_inputs_are_rejected():
         P.depthwise_conv2d(X, [[1]], None, x_qparams=Q, w_qparams=Q, out_qparams=Q)
 
 
-def test_kernels_contain_no_float_instructions():
-    sys.path.insert(0, os.path.dirname(__file__))
-    try:
-        import fpu_scan
-    finally:
-        sys.path.pop(0)
-    report = fpu_scan.run_scan("intq.kernels.conv")
-    assert report["problems"] == []
-    assert report["declared"] == sum(len(v) for v in K.SIGNATURES.values())
-    for result in report["results"]:
-        assert result["asm_has_mangled_name"], result["signature"]
-        assert result["findings"] == [], (result["kernel"], result["signature"])
-
-
 def test_kernels_ran_only_with_listed_signatures():
     # Every @njit function of the module is listed, and the tests above (ops included) compiled
     # the kernels only for signatures that SIGNATURES names.
