@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+_RESULTS: list[tuple[str, str, float, float]] = []
+
 
 @pytest.fixture
 def measure(benchmark):
@@ -23,6 +25,16 @@ def measure(benchmark):
         median = benchmark.stats.stats.median
         benchmark.extra_info["GOP/s"] = round(ops / median / 1e9, 2)
         benchmark.extra_info["first call incl. JIT (s)"] = round(warmup, 3)
+        _RESULTS.append((label, benchmark.name, median, ops / median / 1e9))
         return result
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One table: GOP/s per workload, each beside the others measured in the same run."""
+    if not _RESULTS:
+        return
+    terminalreporter.write_sep("-", "GOP/s (2 ops per multiply-add; median of 5 rounds)")
+    for label, name, median, gops in sorted(_RESULTS):
+        terminalreporter.write_line(f"{label:28s} {name:60s} {median * 1e3:10.3f} ms {gops:9.2f}")
