@@ -323,7 +323,7 @@ X = np.zeros((1, 4, 4, 2), dtype=np.int8)
         (dict(padding="full"), ValueError, "padding: expected 'valid', 'same'"),
         (dict(padding=((1, -1), (0, 0))), ValueError, "padding: explicit padding must be"),
         (dict(padding=((1, 1),)), ValueError, r"padding: expected 'valid', 'same' or \(\(top"),
-        (dict(filter_size=5), ValueError, "filter_size: a 5-tap window with 'valid' padding"),
+        (dict(filter_size=5), ValueError, "padding: a 5-tap filter .* leaves an empty output"),
         (dict(filter_size=2, stride=1, padding=((2, 0), (0, 0))), ValueError,
          "padding: the window of output row 0 lies entirely in the padding"),
         (dict(activation="gelu"), ValueError, "activation: expected one of"),

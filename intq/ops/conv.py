@@ -28,8 +28,6 @@ accumulator cannot overflow (``check_accumulator``).
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,9 +46,7 @@ from ._common import (
     requantization_code,
     scale32,
 )
-
-Padding = str | Sequence[Sequence[int]]
-IntPair = int | Sequence[int]
+from ._geometry import IntPair, Padding, is_int, window_geometry
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 _INT32, _INT64 = np.dtype(np.int32), np.dtype(np.int64)
@@ -100,89 +96,6 @@ class ConvParams:
 
 
 # ---- argument parsing --------------------------------------------------------------------------
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _pair(value: object, name: str) -> tuple[int, int]:
-    """A positive int or a pair ``(h, w)`` of positive ints."""
-    if _is_int(value):
-        pair = (int(value), int(value))  # type: ignore[arg-type]
-    elif isinstance(value, Sequence) and len(value) == 2 and all(_is_int(v) for v in value):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(f"{name}: expected a positive int or a pair (h, w) of them, got {value!r}")
-    if min(pair) < 1:
-        raise ValueError(f"{name}: must be positive, got {value!r}")
-    return pair
-
-
-def _explicit_padding(padding: object) -> tuple[int, int, int, int]:
-    """``((top, bottom), (left, right))`` → ``(top, bottom, left, right)``."""
-    try:
-        (top, bottom), (left, right) = padding  # type: ignore[misc]
-        values = (top, bottom, left, right)
-        ok = all(_is_int(v) for v in values)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(
-            "padding: expected 'valid', 'same' or ((top, bottom), (left, right)) of "
-            f"non-negative ints, got {padding!r}"
-        )
-    if min(values) < 0:
-        raise ValueError(f"padding: explicit padding must be non-negative, got {padding!r}")
-    return int(top), int(bottom), int(left), int(right)
-
-
-def _axis(
-    in_size: int, filter_size: int, stride: int, dilation: int, padding: object, axis: str
-) -> tuple[int, int, int]:
-    """``(pad_before, pad_after, out_size)`` along one spatial axis (LiteRT ``padding.h``:
-    ComputeOutSize and ComputePaddingWithOffset)."""
-    effective = (filter_size - 1) * dilation + 1
-    if padding == "same":
-        out_size = (in_size + stride - 1) // stride
-        total = max((out_size - 1) * stride + effective - in_size, 0)
-        before, after = total // 2, total - total // 2
-    elif padding == "valid":
-        before = after = 0
-        out_size = (in_size - effective) // stride + 1 if in_size >= effective else 0
-    else:
-        before, after = padding  # type: ignore[misc]
-        span = in_size + before + after - effective
-        out_size = span // stride + 1 if span >= 0 else 0
-    if out_size < 1:
-        raise ValueError(
-            f"padding: a {filter_size}-tap filter with dilation {dilation} spans {effective} "
-            f"input {axis}s; with {padding!r} padding the input {axis} of {in_size} leaves an "
-            "empty output"
-        )
-    return before, after, out_size
-
-
-def _geometry(
-    x_shape: tuple[int, ...], filter_hw: tuple[int, int], stride: IntPair, dilation: IntPair,
-    padding: Padding,
-) -> tuple[int, ...]:  # fmt: skip
-    stride_h, stride_w = _pair(stride, "stride")
-    dilation_h, dilation_w = _pair(dilation, "dilation")
-    if isinstance(padding, str):
-        if padding not in ("valid", "same"):
-            raise ValueError(
-                "padding: expected 'valid', 'same' or ((top, bottom), (left, right)), "
-                f"got {padding!r}"
-            )
-        pad_h: object = padding
-        pad_w: object = padding
-    else:
-        top, bottom, left, right = _explicit_padding(padding)
-        pad_h, pad_w = (top, bottom), (left, right)
-    top, bottom, out_h = _axis(x_shape[1], filter_hw[0], stride_h, dilation_h, pad_h, "row")
-    left, right, out_w = _axis(x_shape[2], filter_hw[1], stride_w, dilation_w, pad_w, "column")
-    return stride_h, stride_w, dilation_h, dilation_w, top, bottom, left, right, out_h, out_w
 
 
 # ---- validation ----------------------------------------------------------------------------
@@ -327,7 +240,7 @@ def conv2d_params(
     multiplier beyond the kernel's shift range.
     """
     x, w = _check_tensors("conv2d", x, w, x_qparams, w_qparams, out_qparams, 0)
-    if not _is_int(groups) or groups < 1:
+    if not is_int(groups) or groups < 1:
         raise ValueError(f"groups: must be a positive int, got {groups!r}")
     c_in, c_out, filter_depth = x.shape[3], w.shape[0], w.shape[3]
     if c_in < 1 or c_out < 1:
@@ -351,7 +264,7 @@ def conv2d_params(
         allowed = (_INT32, _INT64) if x.dtype == _INT16 else (_INT32,)
         _check_bias("conv2d", bias, c_out, allowed)
         int64_acc = bias.dtype == _INT64
-    geometry = _geometry(x.shape, (w.shape[1], w.shape[2]), stride, dilation, padding)
+    geometry = window_geometry(x.shape, (w.shape[1], w.shape[2]), stride, dilation, padding)
     sums = np.abs(w.astype(np.int64)).sum(axis=(1, 2, 3))
     return _derive(
         "conv2d", bias, sums, c_out, int64_acc, geometry, int(groups), 1, x_qparams,
@@ -380,7 +293,7 @@ def depthwise_conv2d_params(
     per-channel weights along axis 3, and the bias int32 (int8/uint8) or int64 (int16).
     """
     x, w = _check_tensors("depthwise_conv2d", x, w, x_qparams, w_qparams, out_qparams, 3)
-    if not _is_int(depth_multiplier) or depth_multiplier < 1:
+    if not is_int(depth_multiplier) or depth_multiplier < 1:
         raise ValueError(f"depth_multiplier: must be a positive int, got {depth_multiplier!r}")
     c_in = x.shape[3]
     c_out = c_in * int(depth_multiplier)
@@ -397,7 +310,7 @@ def depthwise_conv2d_params(
         bias = np.zeros(c_out, dtype=bias_dtype)
     else:
         _check_bias("depthwise_conv2d", bias, c_out, (bias_dtype,))
-    geometry = _geometry(x.shape, (w.shape[1], w.shape[2]), stride, dilation, padding)
+    geometry = window_geometry(x.shape, (w.shape[1], w.shape[2]), stride, dilation, padding)
     sums = np.abs(w.astype(np.int64)).sum(axis=(0, 1, 2))
     return _derive(
         "depthwise_conv2d", bias, sums, c_out, int64_acc, geometry, c_in,

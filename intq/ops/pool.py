@@ -11,7 +11,6 @@ int8, uint8 and int16, SAME and VALID padding, all fused activations.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,8 +20,8 @@ from ..kernels import pool as _kpool
 from ..profiles import Profile, get_profile
 from ..qparams import QuantParams
 from ._common import INT32_MAX, Activation, activation_range, check_per_tensor, check_quantized
+from ._geometry import Padding, int_pair, window_geometry
 
-Padding = str | Sequence[Sequence[int]]
 _DTYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
 
@@ -48,71 +47,6 @@ class PoolParams:
     out_w: int
     act_min: int
     act_max: int
-
-
-def _pair(value: object, name: str) -> tuple[int, int]:
-    """A positive int or a pair of positive ints, as ``(h, w)``."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    elif (
-        isinstance(value, Sequence)
-        and len(value) == 2
-        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
-    ):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise ValueError(f"{name}: expected a positive int or a pair of them, got {value!r}")
-    if min(pair) < 1:
-        raise ValueError(f"{name}: must be positive, got {value!r}")
-    return pair
-
-
-def _explicit_padding(padding: object) -> tuple[int, int, int, int]:
-    """``((top, bottom), (left, right))`` → ``(top, bottom, left, right)``."""
-    try:
-        (top, bottom), (left, right) = padding  # type: ignore[misc]
-        values = (top, bottom, left, right)
-        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(
-            "padding: expected 'valid', 'same' or ((top, bottom), (left, right)) of "
-            f"non-negative ints, got {padding!r}"
-        )
-    if min(values) < 0:
-        raise ValueError(f"padding: explicit padding must be non-negative, got {padding!r}")
-    return int(top), int(bottom), int(left), int(right)
-
-
-def _geometry(in_size: int, filter_size: int, stride: int, padding: object, axis: str):
-    """``(pad_before, pad_after, out_size)`` along one axis; LiteRT ``kernels/padding.h``
-    (ComputeOutSize, ComputePaddingWithOffset) for 'same'/'valid'."""
-    if padding == "same":
-        out_size = (in_size + stride - 1) // stride
-        total = max((out_size - 1) * stride + filter_size - in_size, 0)
-        before, after = total // 2, total - total // 2
-    elif padding == "valid":
-        out_size = (in_size + stride - filter_size) // stride
-        before = after = 0
-    else:
-        raise AssertionError(padding)
-    if out_size < 1:
-        raise ValueError(
-            f"filter_size: a {filter_size}-tap window with {padding!r} padding does not fit the "
-            f"input {axis} of {in_size}"
-        )
-    return before, after, out_size
-
-
-def _explicit_geometry(in_size: int, filter_size: int, stride: int, before: int, after: int, axis):
-    span = in_size + before + after - filter_size
-    if span < 0:
-        raise ValueError(
-            f"filter_size: a {filter_size}-tap window does not fit the padded input {axis} of "
-            f"{in_size + before + after}"
-        )
-    return before, after, span // stride + 1
 
 
 def _check_windows(in_size: int, filter_size: int, stride: int, pad: int, out_size: int, axis):
@@ -147,20 +81,11 @@ def pool_params(
     if len(input_shape) != 4:
         raise ValueError(f"x: expected a 4-D NHWC tensor, got shape {tuple(input_shape)}")
     _, in_h, in_w, _ = (int(v) for v in input_shape)
-    filter_h, filter_w = _pair(filter_size, "filter_size")
-    stride_h, stride_w = (filter_h, filter_w) if stride is None else _pair(stride, "stride")
-    if isinstance(padding, str):
-        if padding not in ("valid", "same"):
-            raise ValueError(
-                f"padding: expected 'valid', 'same' or ((top, bottom), (left, right)), "
-                f"got {padding!r}"
-            )
-        top, bottom, out_h = _geometry(in_h, filter_h, stride_h, padding, "height")
-        left, right, out_w = _geometry(in_w, filter_w, stride_w, padding, "width")
-    else:
-        top, bottom, left, right = _explicit_padding(padding)
-        top, bottom, out_h = _explicit_geometry(in_h, filter_h, stride_h, top, bottom, "height")
-        left, right, out_w = _explicit_geometry(in_w, filter_w, stride_w, left, right, "width")
+    filter_h, filter_w = int_pair(filter_size, "filter_size")
+    stride = (filter_h, filter_w) if stride is None else stride
+    stride_h, stride_w, _, _, top, bottom, left, right, out_h, out_w = window_geometry(
+        tuple(input_shape), (filter_h, filter_w), stride, 1, padding
+    )
     _check_windows(in_h, filter_h, stride_h, top, out_h, "row")
     _check_windows(in_w, filter_w, stride_w, left, out_w, "column")
     act_min, act_max = activation_range(activation, x_qparams)
