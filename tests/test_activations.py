@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from kernel_checks import OutputCoverage
+from kernel_checks import assert_same as _assert_same
 
 from intq import Profile, QuantParams
 from intq.kernels import activations as K
@@ -32,25 +34,15 @@ TFLM = Profile(
 )
 
 # Output values seen by the randomized op tests, per (op, "min"/"max"/"mid"); checked last.
-SEEN: collections.Counter = collections.Counter()
-
-
-def _record(op: str, y: np.ndarray, qmin: int, qmax: int) -> None:
-    SEEN[op, "min"] += int(np.sum(y == qmin))
-    SEEN[op, "max"] += int(np.sum(y == qmax))
-    SEEN[op, "mid"] += int(np.sum((y > qmin) & (y < qmax)))
+COVERAGE = OutputCoverage()
+SEEN = COVERAGE.seen
+_record = COVERAGE.record
 
 
 def _all_values(dtype: np.dtype, seed: int, shape: tuple[int, ...] = (256,)) -> np.ndarray:
     info = np.iinfo(dtype)
     values = np.arange(int(info.min), int(info.max) + 1).astype(dtype)
     return np.random.default_rng(seed).permutation(values).reshape(shape)
-
-
-def _assert_same(got: np.ndarray, want: np.ndarray, dtype: np.dtype) -> None:
-    assert got.dtype == dtype
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(got.astype(np.int64), want)
 
 
 # ---- strategies -------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ intq.reference.float_ops.conv."""
 
 from __future__ import annotations
 
-import collections
 import os
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kernel_checks import OutputCoverage
+from kernel_checks import assert_same as _assert_same
 
 from intq import QuantParams
 from intq.kernels import conv as K
@@ -40,22 +41,9 @@ KINDS_OF = {"conv2d": tuple(KINDS), "depthwise_conv2d": ("int8", "uint8", "16x8-
 
 # Outputs seen by the randomized tests, per (test, "min"/"max"/"mid"), distinct values, and the
 # worst integer-vs-float gap; checked and printed by the last test of the module.
-SEEN: collections.Counter = collections.Counter()
-DISTINCT: dict[str, set[int]] = collections.defaultdict(set)
-WORST_FLOAT_GAP: dict[str, float] = collections.defaultdict(float)
-
-
-def _record(name: str, y: np.ndarray, act_min: int, act_max: int) -> None:
-    SEEN[name, "min"] += int(np.sum(y == act_min))
-    SEEN[name, "max"] += int(np.sum(y == act_max))
-    SEEN[name, "mid"] += int(np.sum((y > act_min) & (y < act_max)))
-    DISTINCT[name].update(np.unique(y).tolist()[:64])
-
-
-def _assert_same(got: np.ndarray, want: np.ndarray, dtype) -> None:
-    assert got.dtype == np.dtype(dtype)
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(got.astype(np.int64), want)
+COVERAGE = OutputCoverage()
+SEEN, DISTINCT, WORST_FLOAT_GAP = COVERAGE.seen, COVERAGE.distinct, COVERAGE.worst_float_gap
+_record = COVERAGE.record
 
 
 def _run_kernel(op: str, x, zp, w, bias, ints, mult, shift, rounding, out_zp, amin, amax, hw):

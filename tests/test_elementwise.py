@@ -5,7 +5,6 @@ float64 references."""
 
 from __future__ import annotations
 
-import collections
 import math
 import os
 import subprocess
@@ -17,6 +16,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from kernel_checks import OutputCoverage
+from kernel_checks import assert_same as _assert_same
+from kernel_checks import i64 as _i64
 
 from intq import QuantParams
 from intq.kernels import elementwise as K
@@ -32,26 +34,9 @@ DTYPES = (np.int8, np.uint8, np.int16)
 ACTIVATIONS = (None, "relu", "relu6", "relu_n1_to_1")
 
 # Output values seen by the randomized tests: per (test, "min"/"max"/"mid"), and distinct values.
-SEEN: collections.Counter = collections.Counter()
-DISTINCT: dict[str, set[int]] = collections.defaultdict(set)
-WORST_FLOAT_GAP: dict[str, float] = collections.defaultdict(float)
-
-
-def _record(name: str, y: np.ndarray, act_min: int, act_max: int) -> None:
-    SEEN[name, "min"] += int(np.sum(y == act_min))
-    SEEN[name, "max"] += int(np.sum(y == act_max))
-    SEEN[name, "mid"] += int(np.sum((y > act_min) & (y < act_max)))
-    DISTINCT[name].update(np.unique(y).tolist()[:64])
-
-
-def _assert_same(got: np.ndarray, want: np.ndarray, dtype) -> None:
-    assert got.dtype == np.dtype(dtype)
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(got.astype(np.int64), want)
-
-
-def _i64(*values: int) -> list[np.int64]:
-    return [np.int64(v) for v in values]
+COVERAGE = OutputCoverage()
+SEEN, DISTINCT, WORST_FLOAT_GAP = COVERAGE.seen, COVERAGE.distinct, COVERAGE.worst_float_gap
+_record = COVERAGE.record
 
 
 def _real(q: QuantParams, x: np.ndarray) -> np.ndarray:

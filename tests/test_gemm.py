@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kernel_checks import OutputCoverage
+from kernel_checks import assert_same as _assert_same
 from numba.core import sigutils
 
 from intq import QuantParams
@@ -30,22 +32,11 @@ PROFILES = ("tflite", "tflite-single-rounding")
 ACTIVATIONS = (None, "relu", "relu6", "relu_n1_to_1")
 
 # Outputs seen by the randomized suites, per (suite, "min"/"max"/"mid"); checked by the last test.
-SEEN: collections.Counter = collections.Counter()
+COVERAGE = OutputCoverage()
+SEEN = COVERAGE.seen
+_record = COVERAGE.record
 # Worst float gap (in output steps) per kind, printed by the last test.
 GAPS: dict[str, float] = collections.defaultdict(float)
-
-
-def _record(suite: str, y: np.ndarray, lo: int, hi: int) -> None:
-    assert y.size == 0 or (int(y.min()) >= lo and int(y.max()) <= hi), (suite, lo, hi)
-    SEEN[suite, "min"] += int(np.sum(y == lo))
-    SEEN[suite, "max"] += int(np.sum(y == hi))
-    SEEN[suite, "mid"] += int(np.sum((y > lo) & (y < hi)))
-
-
-def _assert_same(got: np.ndarray, want: np.ndarray, dtype) -> None:
-    assert got.dtype == np.dtype(dtype)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    np.testing.assert_array_equal(got.astype(np.int64), want)
 
 
 def _info(dtype) -> np.iinfo:

@@ -4,7 +4,6 @@ integers, and the dequantized results against the float64 references."""
 
 from __future__ import annotations
 
-import collections
 import os
 import subprocess
 import sys
@@ -15,6 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kernel_checks import OutputCoverage
+from kernel_checks import assert_same as _assert_same
+from kernel_checks import i64 as _i64
 
 from intq import QuantParams
 from intq.kernels import pool as K
@@ -30,26 +32,9 @@ ORACLES = {"avg_pool2d": O.avg_pool2d, "max_pool2d": O.max_pool2d}
 
 # Output values seen by the randomized tests, per (op, "min"/"max"/"mid") and distinct values;
 # checked by the last test of the module.
-SEEN: collections.Counter = collections.Counter()
-DISTINCT: dict[str, set[int]] = collections.defaultdict(set)
-WORST_FLOAT_GAP: dict[str, float] = collections.defaultdict(float)
-
-
-def _record(op: str, y: np.ndarray, act_min: int, act_max: int) -> None:
-    SEEN[op, "min"] += int(np.sum(y == act_min))
-    SEEN[op, "max"] += int(np.sum(y == act_max))
-    SEEN[op, "mid"] += int(np.sum((y > act_min) & (y < act_max)))
-    DISTINCT[op].update(np.unique(y).tolist()[:50])
-
-
-def _assert_same(got: np.ndarray, want: np.ndarray, dtype) -> None:
-    assert got.dtype == np.dtype(dtype)
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(got.astype(np.int64), want)
-
-
-def _i64(*values: int) -> list[np.int64]:
-    return [np.int64(v) for v in values]
+COVERAGE = OutputCoverage()
+SEEN, DISTINCT, WORST_FLOAT_GAP = COVERAGE.seen, COVERAGE.distinct, COVERAGE.worst_float_gap
+_record = COVERAGE.record
 
 
 def _run_kernel(op, x, fh, fw, sh, sw, pt, pl, amin, amax, out_h, out_w):
