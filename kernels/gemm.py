@@ -22,7 +22,7 @@ Structure (gemmlowp / GotoBLAS; each stage its own ``@njit`` function):
    blocks of KC, MR-row tiles (serial: Numba's ``prange`` scheduler uses float arithmetic, so
    threads, when they come, split panel ranges outside the kernel); block sums are
    added into an int64 tile ``acc64`` — exact (raw Σ x·w over any K below 2^40 fits int64).
-5. ``requantize_epilogue`` / ``int32_epilogue``: the zero points by the row/column-sum expansion of
+5. ``requantize_epilogue``: the zero points by the row/column-sum expansion of
    Jacob et al. eq. (7) (``expand_zero_points``), then ``+ bias → requantize → + out_zp → clamp →
    store`` in TFLite's order.
 
@@ -45,7 +45,11 @@ No floats: integer arrays and int64 scalars in, caller-allocated ``out`` last.
 import numpy as np
 from numba import njit
 
-from .fixed_point import INT64_ACCUMULATOR, requantize, wrap_int32
+from .fixed_point import INT32_MAX, INT32_MIN, INT64_ACCUMULATOR, requantize, wrap_int32
+
+# Epilogue code beside fixed_point's rounding codes: store the int32 accumulator (after + bias)
+# without requantization, zero point or clamp.
+RAW_ACCUMULATOR = -1
 
 MR = 4  # rows (batch) of a register tile
 NR = 8  # columns (output channels) of a register tile: one packed weight panel
@@ -67,11 +71,11 @@ def packed_activations_shape(m: int, k: int) -> tuple[int, int, int, int]:
 
 _FC = (
     "void({x}[:, ::1], int64, int8[:, ::1], int64, {b}[::1], int32[::1], int32[::1], int64, "
-    "int64, int64, int64, {x}[:, ::1])"
+    "int64, int64, int64, {o}[:, ::1])"
 )
 _FC_PACKED = (
     "void({x}[:, ::1], int64, int8[:, :, :, ::1], int64[::1], int64, {b}[::1], int32[::1], "
-    "int32[::1], int64, int64, int64, int64, int64, int64, {x}[:, ::1])"
+    "int32[::1], int64, int64, int64, int64, int64, int64, {o}[:, ::1])"
 )
 _FC_INT32 = "void({x}[:, ::1], int64, int8[:, ::1], int64, int32[::1], int32[:, ::1])"
 _FC_INT32_PACKED = (
@@ -80,16 +84,23 @@ _FC_INT32_PACKED = (
 )
 _EPILOGUE = (
     "void(int64[:, ::1], int64[::1], int64[::1], int64, int64, int64, {b}[::1], int32[::1], "
-    "int32[::1], int64, int64, int64, int64, int64, int64, {x}[:, ::1])"
+    "int32[::1], int64, int64, int64, int64, int64, int64, {o}[:, ::1])"
 )
-# (activation dtype, bias dtype) pairs: 8-bit and 16x8 with an int32 bias use int32 accumulators;
-# 16x8 with an int64 bias uses int64 accumulators (rounding code INT64_ACCUMULATOR).
-_REQUANTIZED = (("int8", "int32"), ("uint8", "int32"), ("int16", "int32"), ("int16", "int64"))
 _ACTIVATIONS = ("int8", "uint8", "int16")
+# (activation, bias, output) dtypes: 8-bit and 16x8 with an int32 bias use int32 accumulators;
+# 16x8 with an int64 bias uses int64 accumulators (rounding code INT64_ACCUMULATOR); the raw
+# accumulator output (RAW_ACCUMULATOR) is int32.
+_VARIANTS = (
+    ("int8", "int32", "int8"),
+    ("uint8", "int32", "uint8"),
+    ("int16", "int32", "int16"),
+    ("int16", "int64", "int16"),
+    *((x, "int32", "int32") for x in _ACTIVATIONS),
+)
 
 SIGNATURES: dict[str, list[str]] = {
-    "fully_connected": [_FC.format(x=x, b=b) for x, b in _REQUANTIZED],
-    "fully_connected_packed": [_FC_PACKED.format(x=x, b=b) for x, b in _REQUANTIZED],
+    "fully_connected": [_FC.format(x=x, b=b, o=o) for x, b, o in _VARIANTS],
+    "fully_connected_packed": [_FC_PACKED.format(x=x, b=b, o=o) for x, b, o in _VARIANTS],
     "fully_connected_int32": [_FC_INT32.format(x=x) for x in _ACTIVATIONS],
     "fully_connected_int32_packed": [_FC_INT32_PACKED.format(x=x) for x in _ACTIVATIONS],
     "pack_weights": ["void(int8[:, ::1], int8[:, :, :, ::1], int64[::1])"],
@@ -104,11 +115,7 @@ SIGNATURES: dict[str, list[str]] = {
     ],
     "check_packed_shapes": ["void(" + ", ".join(["int64"] * 12) + ")"],
     "expand_zero_points": ["int64(int64, int64, int64, int64, int64, int64)"],
-    "requantize_epilogue": [_EPILOGUE.format(x=x, b=b) for x, b in _REQUANTIZED],
-    "int32_epilogue": [
-        "void(int64[:, ::1], int64[::1], int64[::1], int64, int64, int64, int32[::1], int64, "
-        "int64, int32[:, ::1])"
-    ],
+    "requantize_epilogue": [_EPILOGUE.format(b=b, o=o) for _, b, o in _VARIANTS],
 }
 
 
@@ -238,6 +245,7 @@ def requantize_epilogue(
 
     ``acc = expand_zero_points(...) + bias[n]``; ``acc = wrap_int32(acc)`` unless ``rounding`` is
     INT64_ACCUMULATOR (C's ``int32_t`` accumulator; see the module docstring);
+    with ``rounding == RAW_ACCUMULATOR`` that ``acc`` is stored as it is and nothing more happens;
     ``acc = requantize(acc, multiplier[n], shift[n], rounding)``; ``acc += out_zero_point``;
     ``clamp(acc, act_min, act_max)``; store.
     """
@@ -250,25 +258,14 @@ def requantize_epilogue(
             acc += np.int64(bias[n])
             if rounding != INT64_ACCUMULATOR:
                 acc = wrap_int32(acc)
+            if rounding == RAW_ACCUMULATOR:
+                out[m, n] = acc
+                continue
             value = np.int64(requantize(acc, np.int64(multiplier[n]), np.int64(shift[n]), rounding))
             value += out_zero_point
             value = max(value, act_min)
             value = min(value, act_max)
             out[m, n] = value
-
-
-@njit(cache=True)
-def int32_epilogue(acc64, row_sums, col_sums, x_zero_point, w_zero_point, depth, bias, n0, n1, out):
-    """Raw accumulator output for columns ``[n0, n1)``:
-    ``out[m, n] = wrap_int32(expand_zero_points(...) + bias[n])`` (C's ``int32_t acc``)."""
-    m_total = out.shape[0]
-    for m in range(m_total):
-        for n in range(n0, n1):
-            acc = expand_zero_points(
-                acc64[m, n - n0], row_sums[m], col_sums[n], x_zero_point, w_zero_point, depth
-            )
-            acc += np.int64(bias[n])
-            out[m, n] = wrap_int32(acc)
 
 
 # ---- entry points ---------------------------------------------------------------------------
@@ -361,27 +358,12 @@ def fully_connected_int32_packed(
     x, x_zero_point, packed_w, col_sums, w_zero_point, bias, kc_groups, nc_panels, out
 ):
     """The raw int32 accumulator on pre-packed weights; see ``fully_connected_int32``."""
-    check_packed_shapes(
-        np.int64(x.shape[0]), np.int64(x.shape[1]), np.int64(out.shape[0]),
-        np.int64(out.shape[1]), np.int64(packed_w.shape[0]), np.int64(packed_w.shape[1]),
-        np.int64(packed_w.shape[2]), np.int64(packed_w.shape[3]), np.int64(col_sums.shape[0]),
-        np.int64(bias.shape[0]), kc_groups, nc_panels,
+    unused = np.zeros(out.shape[1], np.int32)
+    fully_connected_packed(
+        x, x_zero_point, packed_w, col_sums, w_zero_point, bias, unused, unused,
+        np.int64(RAW_ACCUMULATOR), np.int64(0), np.int64(INT32_MIN), np.int64(INT32_MAX),
+        kc_groups, nc_panels, out,
     )  # fmt: skip
-    m_total = x.shape[0]
-    depth = x.shape[1]
-    n_total = out.shape[1]
-    a = np.empty(((m_total + MR - 1) // MR, (depth + KU - 1) // KU, MR, KU), np.int16)
-    row_sums = np.empty(m_total, np.int64)
-    pack_activations(x, a, row_sums)
-    panels = packed_w.shape[0]
-    acc64 = np.empty((m_total, min(nc_panels, max(panels, 1)) * NR), np.int64)
-    for p0 in range(0, panels, nc_panels):
-        p1 = min(p0 + nc_panels, panels)
-        gemm_panels(a, packed_w, kc_groups, np.int64(p0), np.int64(p1), acc64)
-        int32_epilogue(
-            acc64, row_sums, col_sums, x_zero_point, w_zero_point, np.int64(depth), bias,
-            np.int64(p0 * NR), np.int64(min(p1 * NR, n_total)), out,
-        )  # fmt: skip
 
 
 @njit(cache=True)
@@ -389,13 +371,8 @@ def fully_connected_int32(x, x_zero_point, w, w_zero_point, bias, out):
     """The raw accumulator of FULLY_CONNECTED:
     ``out[m, n] = wrap_int32(Σ_k (w[n, k] − w_zp)(x[m, k] − x_zp) + bias[n])`` (int32 ``out``),
     i.e. TFLite's ``int32_t acc`` after ``acc += bias``, before requantization."""
-    n_total = w.shape[0]
-    if w.shape[1] != x.shape[1]:
-        raise ValueError("fully_connected_int32: x and w have different depths K")
-    packed = np.empty(((n_total + NR - 1) // NR, (w.shape[1] + KU - 1) // KU, NR, KU), np.int8)
-    col_sums = np.empty(n_total, np.int64)
-    pack_weights(w, packed, col_sums)
-    fully_connected_int32_packed(
-        x, x_zero_point, packed, col_sums, w_zero_point, bias, np.int64(KC_GROUPS),
-        np.int64(NC_PANELS), out,
+    unused = np.zeros(out.shape[1], np.int32)
+    fully_connected(
+        x, x_zero_point, w, w_zero_point, bias, unused, unused, np.int64(RAW_ACCUMULATOR),
+        np.int64(0), np.int64(INT32_MIN), np.int64(INT32_MAX), out,
     )  # fmt: skip
