@@ -35,6 +35,11 @@ class Tensor:
             object.__setattr__(self, "data", data)
 
     @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    @property
     def is_constant(self) -> bool:
         """True for tensors whose values are stored in the model (weights, biases, tables)."""
         return self.data is not None

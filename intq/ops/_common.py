@@ -51,6 +51,24 @@ def check_quantized(x: object, qparams: QuantParams, name: str) -> np.ndarray:
     return x
 
 
+def check_layout(x: object, qparams: QuantParams, name: str) -> object:
+    """Check a non-constant operand while deriving parameters: an array is checked as by
+    ``check_quantized``; anything else with ``shape``, ``ndim`` and ``dtype`` (a graph
+    ``Tensor``, whose values exist only at run time) must have ``qparams.dtype``."""
+    if isinstance(x, np.ndarray):
+        return check_quantized(x, qparams, name)
+    if not isinstance(qparams, QuantParams):
+        raise TypeError(f"{name}_qparams: expected QuantParams, got {type(qparams).__name__}")
+    if not all(hasattr(x, a) for a in ("shape", "ndim", "dtype")):
+        raise TypeError(f"{name}: expected a NumPy integer array, got {type(x).__name__}")
+    if np.dtype(x.dtype) != qparams.dtype:
+        raise TypeError(
+            f"{name}: dtype {x.dtype} does not match its quantization parameters "
+            f"({qparams.bits}-bit {'signed' if qparams.signed else 'unsigned'}: {qparams.dtype})"
+        )
+    return x
+
+
 def check_per_tensor(qparams: QuantParams, name: str) -> None:
     """``ValueError`` unless ``qparams`` is per-tensor (activations are, in the int8 spec)."""
     if qparams.per_channel:

@@ -319,6 +319,16 @@ def _run_unary(
     return out.reshape(x.shape)
 
 
+def run_logistic(x: np.ndarray, params: ActivationTable | FixedPointActivationParams) -> np.ndarray:
+    """The integer half of ``logistic``: a table gather or the fixed-point kernel."""
+    return _run_unary(x, params, _k.logistic)
+
+
+def run_tanh(x: np.ndarray, params: ActivationTable | FixedPointActivationParams) -> np.ndarray:
+    """The integer half of ``tanh``: a table gather or the fixed-point kernel."""
+    return _run_unary(x, params, _k.tanh)
+
+
 def logistic(
     x: np.ndarray,
     *,
@@ -336,7 +346,7 @@ def logistic(
     """
     x = check_quantized(x, x_qparams, "x")
     params = logistic_params(x_qparams, out_qparams, profile=profile, method=method)
-    return _run_unary(x, params, _k.logistic)
+    return run_logistic(x, params)
 
 
 def tanh(
@@ -352,7 +362,7 @@ def tanh(
     for uint8."""
     x = check_quantized(x, x_qparams, "x")
     params = tanh_params(x_qparams, out_qparams, profile=profile, method=method)
-    return _run_unary(x, params, _k.tanh)
+    return run_tanh(x, params)
 
 
 # ---- softmax ----------------------------------------------------------------------------------
@@ -454,6 +464,11 @@ def softmax(
     if x.ndim < 1:
         raise ValueError("x: softmax needs at least one dimension (it runs over the last axis)")
     params = softmax_params(x_qparams, out_qparams, beta=beta, profile=profile)
+    return run_softmax(x, params)
+
+
+def run_softmax(x: np.ndarray, params: SoftmaxParams) -> np.ndarray:
+    """The integer half of ``softmax``: the kernel over the last axis with ``params``."""
     out = np.empty(x.shape, dtype=params.out_qparams.dtype)
     if x.size == 0:
         return out
@@ -554,8 +569,13 @@ def hard_swish(
     input's type with ``s_in / (128 · s_out) < 1``."""
     x = check_quantized(x, x_qparams, "x")
     params = hard_swish_params(x_qparams, out_qparams, profile=profile)
+    return run_hard_swish(x, params)
+
+
+def run_hard_swish(x: np.ndarray, params: HardSwishParams) -> np.ndarray:
+    """The integer half of ``hard_swish``: the fixed-point kernel with ``params``."""
     flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(flat.shape, dtype=out_qparams.dtype)
+    out = np.empty(flat.shape, dtype=params.out_qparams.dtype)
     _k.hard_swish(
         flat,
         np.int64(params.x_zero_point),

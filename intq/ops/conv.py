@@ -41,6 +41,7 @@ from ._common import (
     activation_range,
     channel_multipliers,
     check_accumulator,
+    check_layout,
     check_per_tensor,
     check_quantized,
     requantization_code,
@@ -110,7 +111,7 @@ def _check_tensors(
     out_qparams: QuantParams,
     weight_axis: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    x = check_quantized(x, x_qparams, "x")
+    x = check_layout(x, x_qparams, "x")
     check_per_tensor(x_qparams, "x")
     if x.dtype not in _DTYPES:
         raise TypeError(f"x: {op} supports int8, uint8 and int16 inputs, got {x.dtype}")
@@ -345,12 +346,13 @@ def conv2d(
     ``((top, bottom), (left, right))``. Returns a new ``(N, out_h, out_w, C_out)`` array of
     ``out_qparams.dtype``; see ``conv2d_params`` for the derived integers and the errors.
     """
+    x = check_quantized(x, x_qparams, "x")
     p = conv2d_params(
         x, w, bias, x_qparams=x_qparams, w_qparams=w_qparams, out_qparams=out_qparams,
         stride=stride, padding=padding, dilation=dilation, groups=groups, activation=activation,
         profile=profile,
     )  # fmt: skip
-    return _run(_kconv.conv2d, x, w, bias, p, w.shape[0], p.groups)
+    return run_conv2d(x, w, bias, p)
 
 
 def depthwise_conv2d(
@@ -377,12 +379,29 @@ def depthwise_conv2d(
     ``+ zp_out``, clamp). int16 inputs always use the int64-accumulator overload. Returns a new
     ``(N, out_h, out_w, C_in · depth_multiplier)`` array of ``out_qparams.dtype``.
     """
+    x = check_quantized(x, x_qparams, "x")
     p = depthwise_conv2d_params(
         x, w, bias, x_qparams=x_qparams, w_qparams=w_qparams, out_qparams=out_qparams,
         stride=stride, padding=padding, dilation=dilation, depth_multiplier=depth_multiplier,
         activation=activation, profile=profile,
     )  # fmt: skip
-    return _run(_kconv.depthwise_conv2d, x, w, bias, p, w.shape[3], p.depth_multiplier)
+    return run_depthwise_conv2d(x, w, bias, p)
+
+
+def run_conv2d(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, params: ConvParams
+) -> np.ndarray:
+    """The integer half of ``conv2d``: ``intq.kernels.conv.conv2d`` on validated operands with
+    the precomputed ``params``; returns ``(N, out_h, out_w, C_out)`` of ``x``'s dtype."""
+    return _run(_kconv.conv2d, x, w, bias, params, w.shape[0], params.groups)
+
+
+def run_depthwise_conv2d(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, params: ConvParams
+) -> np.ndarray:
+    """The integer half of ``depthwise_conv2d``: ``intq.kernels.conv.depthwise_conv2d`` with the
+    precomputed ``params``; returns ``(N, out_h, out_w, C_in · depth_multiplier)``."""
+    return _run(_kconv.depthwise_conv2d, x, w, bias, params, w.shape[3], params.depth_multiplier)
 
 
 def _run(

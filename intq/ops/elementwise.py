@@ -45,6 +45,7 @@ from ._common import (
     INT32_MAX,
     Activation,
     activation_range,
+    check_layout,
     check_per_tensor,
     check_quantized,
     requantization_code,
@@ -269,8 +270,17 @@ def _binary_add_sub(
     p = add_params(
         x1_qparams, x2_qparams, out_qparams, activation=activation, profile=profile, op=op
     )
+    return run_add_sub(op, x1, x2, p, out_qparams.dtype)
+
+
+def run_add_sub(
+    op: str, x1: np.ndarray, x2: np.ndarray, params: AddParams, out_dtype: np.dtype
+) -> np.ndarray:
+    """The integer half of ``add`` (``op="add"``) and ``sub``: the broadcast kernel with the
+    precomputed ``params``, output of ``out_dtype``."""
+    p = params
     shape, a, b = _broadcast(x1, x2)
-    out = np.empty(a.shape, dtype=out_qparams.dtype)
+    out = np.empty(a.shape, dtype=out_dtype)
     kernel = _kew.add if op == "add" else _kew.sub
     i64 = np.int64
     kernel(
@@ -418,8 +428,14 @@ def mul(
     x1 = _check_input(x1, x1_qparams, "x1", "mul")
     x2 = _check_input(x2, x2_qparams, "x2", "mul")
     p = mul_params(x1_qparams, x2_qparams, out_qparams, activation=activation, profile=profile)
+    return run_mul(x1, x2, p, out_qparams.dtype)
+
+
+def run_mul(x1: np.ndarray, x2: np.ndarray, params: MulParams, out_dtype: np.dtype) -> np.ndarray:
+    """The integer half of ``mul``: the broadcast kernel with the precomputed ``params``."""
+    p = params
     shape, a, b = _broadcast(x1, x2)
-    out = np.empty(a.shape, dtype=out_qparams.dtype)
+    out = np.empty(a.shape, dtype=out_dtype)
     i64 = np.int64
     _kew.mul(
         a, b, i64(p.x1_zero_point), i64(p.x2_zero_point), i64(p.multiplier), i64(p.shift),
@@ -481,7 +497,8 @@ def requantize_params(
     return params
 
 
-def _run_requantize(x: np.ndarray, p: RequantizeParams, out_dtype: np.dtype) -> np.ndarray:
+def run_requantize(x: np.ndarray, p: RequantizeParams, out_dtype: np.dtype) -> np.ndarray:
+    """The integer half of ``requantize``: the kernel with the precomputed ``params``."""
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty(flat.shape, dtype=out_dtype)
     i64 = np.int64
@@ -509,7 +526,7 @@ def requantize(
     """
     x = _check_input(x, x_qparams, "x", "requantize")
     p = requantize_params(x_qparams, out_qparams, profile=profile)
-    return _run_requantize(x, p, out_qparams.dtype)
+    return run_requantize(x, p, out_qparams.dtype)
 
 
 def concat(
@@ -570,29 +587,35 @@ def concat(
                 p = requantize_params(q, out_qparams, profile=profile)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"input_qparams[{i}]: {err}") from None
-            parts.append(_run_requantize(x, p, out_qparams.dtype))
+            parts.append(run_requantize(x, p, out_qparams.dtype))
     return np.concatenate(parts, axis=axis).astype(out_qparams.dtype, copy=False)
 
 
 # ---- pad -----------------------------------------------------------------------------------
 
 
-def pad(
-    x: np.ndarray,
+@dataclass(frozen=True)
+class PadParams:
+    """The integers of PAD/PADV2: ``pad_before``/``pad_after`` (int64, one per dimension of the
+    input) and the quantized pad ``value``."""
+
+    pad_before: np.ndarray
+    pad_after: np.ndarray
+    value: int
+
+
+def pad_params(
+    x: object,
     paddings: Sequence[Sequence[int]] | np.ndarray,
     *,
     x_qparams: QuantParams,
     constant: int | np.ndarray | None = None,
-) -> np.ndarray:
-    """PAD / PADV2 (LiteRT ``reference/pad.h`` with the pad value of ``kernels/pad.cc``).
-
-    ``paddings`` has one ``(before, after)`` pair of non-negative ints per dimension of ``x``
-    (at most 5, LiteRT's limit). PAD (``constant=None``) pads with ``x_qparams.zero_point`` — the
-    quantized 0.0; PADV2 pads with ``constant``, an integer already quantized with ``x_qparams``
-    (LiteRT requires the constant tensor to share the output's scale and zero point). The output
-    keeps ``x_qparams``.
-    """
-    x = _check_input(x, x_qparams, "x", "pad")
+) -> PadParams:
+    """Validate the arguments of ``pad`` for ``x`` (an array or a graph tensor) and return its
+    integers: the paddings as int64 arrays and the pad value (``x_qparams.zero_point`` for PAD,
+    ``constant`` for PADV2)."""
+    x = check_layout(x, x_qparams, "x")
+    check_per_tensor(x_qparams, "x")
     if x.ndim > PAD_MAX_DIMS:
         raise ValueError(
             f"x: LiteRT pads tensors of at most {PAD_MAX_DIMS} dimensions, got {x.ndim}"
@@ -628,14 +651,38 @@ def pad(
                 f"constant: {value} lies outside the grid [{x_qparams.qmin}, {x_qparams.qmax}] "
                 "of x_qparams"
             )
+    return PadParams(np.ascontiguousarray(pads[:, 0]), np.ascontiguousarray(pads[:, 1]), value)
+
+
+def run_pad(x: np.ndarray, params: PadParams) -> np.ndarray:
+    """The integer half of ``pad``: the kernel, on ``x`` viewed as 5-D, with ``params``."""
     lead = PAD_MAX_DIMS - x.ndim
     x5 = np.ascontiguousarray(x).reshape((1,) * lead + x.shape)
-    before = np.concatenate([np.zeros(lead, np.int64), pads[:, 0]])
-    after = np.concatenate([np.zeros(lead, np.int64), pads[:, 1]])
+    before = np.concatenate([np.zeros(lead, np.int64), params.pad_before])
+    after = np.concatenate([np.zeros(lead, np.int64), params.pad_after])
     out_shape = tuple(int(n + b + a) for n, b, a in zip(x5.shape, before, after, strict=True))
     out = np.empty(out_shape, dtype=x.dtype)
-    _kew.pad(x5, before, after, np.int64(value), out)
+    _kew.pad(x5, before, after, np.int64(params.value), out)
     return out.reshape(out_shape[lead:])
+
+
+def pad(
+    x: np.ndarray,
+    paddings: Sequence[Sequence[int]] | np.ndarray,
+    *,
+    x_qparams: QuantParams,
+    constant: int | np.ndarray | None = None,
+) -> np.ndarray:
+    """PAD / PADV2 (LiteRT ``reference/pad.h`` with the pad value of ``kernels/pad.cc``).
+
+    ``paddings`` has one ``(before, after)`` pair of non-negative ints per dimension of ``x``
+    (at most 5, LiteRT's limit). PAD (``constant=None``) pads with ``x_qparams.zero_point`` — the
+    quantized 0.0; PADV2 pads with ``constant``, an integer already quantized with ``x_qparams``
+    (LiteRT requires the constant tensor to share the output's scale and zero point). The output
+    keeps ``x_qparams``.
+    """
+    x = _check_input(x, x_qparams, "x", "pad")
+    return run_pad(x, pad_params(x, paddings, x_qparams=x_qparams, constant=constant))
 
 
 # ---- mean ----------------------------------------------------------------------------------
@@ -714,7 +761,7 @@ def mean_params(
     return params
 
 
-def _resolve_axes(axes: int | Sequence[int], ndim: int) -> list[int]:
+def resolve_axes(axes: int | Sequence[int], ndim: int) -> list[int]:
     """LiteRT ResolveAxis: negative axes count from the end; duplicates are dropped."""
     if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
         axes = [axes]
@@ -760,17 +807,27 @@ def mean(
     the output has the remaining axes in order (size-1 axes kept with ``keepdims``).
     """
     x = _check_input(x, x_qparams, "x", "mean")
-    resolved = _resolve_axes(axes, x.ndim)
-    kept = [d for d in range(x.ndim) if d not in resolved]
+    resolved = resolve_axes(axes, x.ndim)
     count = math.prod(x.shape[d] for d in resolved)
     p = mean_params(x_qparams, out_qparams, count, profile=profile)
+    return run_mean(x, resolved, keepdims, p, out_qparams.dtype)
+
+
+def run_mean(
+    x: np.ndarray, axes: Sequence[int], keepdims: bool, params: MeanParams, out_dtype: np.dtype
+) -> np.ndarray:
+    """The integer half of ``mean``: the kernel over the resolved, non-negative ``axes`` (whose
+    element count is ``params.count``) with the precomputed ``params``."""
+    p = params
+    resolved = list(axes)
+    kept = [d for d in range(x.ndim) if d not in resolved]
     out_shape = tuple(1 if d in resolved else x.shape[d] for d in range(x.ndim))
     final_shape = out_shape if keepdims else tuple(x.shape[d] for d in kept)
     if x.size == 0:
-        return np.zeros(final_shape, dtype=out_qparams.dtype)
+        return np.zeros(final_shape, dtype=out_dtype)
     outer = math.prod(x.shape[d] for d in kept)
-    x2 = np.ascontiguousarray(np.transpose(x, kept + resolved)).reshape(outer, count)
-    out = np.empty(outer, dtype=out_qparams.dtype)
+    x2 = np.ascontiguousarray(np.transpose(x, kept + resolved)).reshape(outer, p.count)
+    out = np.empty(outer, dtype=out_dtype)
     i64 = np.int64
     _kew.mean(
         x2, i64(p.x_zero_point), i64(p.multiplier), i64(p.shift), i64(p.rounding),

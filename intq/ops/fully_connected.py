@@ -65,6 +65,7 @@ from ._common import (
     activation_range,
     channel_multipliers,
     check_accumulator,
+    check_layout,
     check_per_tensor,
     check_quantized,
     requantization_code,
@@ -248,13 +249,13 @@ def linear_params(
     )
 
 
-def _prepare(
+def _check_operands(
     x: object, w: object, x_qparams: QuantParams, w_qparams: QuantParams
-) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """Validate ``x`` and ``w``; return C-contiguous ``x`` as (M, K), int8 ``w`` (uint8 shifted
-    by −128) and the output shape ``(..., N)``."""
+) -> tuple[object, np.ndarray]:
+    """Validate ``x`` (an array, or a graph tensor whose values come at run time) and the
+    weights ``w`` (N, K) against each other and their quantization parameters."""
     _check_input_qparams(x_qparams)
-    x = check_quantized(x, x_qparams, "x")
+    x = check_layout(x, x_qparams, "x")
     if not isinstance(w_qparams, QuantParams):
         raise TypeError(f"w_qparams: expected QuantParams, got {type(w_qparams).__name__}")
     w = check_quantized(w, w_qparams, "w")
@@ -268,12 +269,16 @@ def _prepare(
             f"w: shape {w.shape} does not match x's last dimension {x.shape[-1]} "
             "(expected w of shape (N, K) for x of shape (..., K))"
         )
-    _check_weight_qparams(w_qparams, units, x.dtype)
-    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
-    x2 = np.ascontiguousarray(x.reshape(rows, depth))
+    _check_weight_qparams(w_qparams, units, np.dtype(x.dtype))
+    return x, w
+
+
+def _kernel_weights(w: np.ndarray) -> np.ndarray:
+    """The int8 weights the kernel reads: uint8 ``w`` shifted by −128 (the same ``w − zp`` with
+    zero point ``zp − 128``), C-contiguous."""
     if w.dtype == _UINT8:
-        w = (w.astype(np.int16) - 128).astype(np.int8)  # same w − zp with zp − 128
-    return x2, np.ascontiguousarray(w), (*x.shape[:-1], units)
+        w = (w.astype(np.int16) - 128).astype(np.int8)
+    return np.ascontiguousarray(w)
 
 
 def _prepare_bias(bias: object, units: int, dtypes: tuple[np.dtype, ...]) -> np.ndarray | None:
@@ -365,6 +370,65 @@ def _check_requantization_fits(
             )
 
 
+def linear_layer_params(
+    x: object,
+    w: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    x_qparams: QuantParams,
+    w_qparams: QuantParams,
+    out_qparams: QuantParams,
+    activation: Activation = None,
+    profile: str | Profile = "tflite",
+    bias_qparams: QuantParams | None = None,
+) -> LinearParams:
+    """Validate a whole fully connected layer and derive its kernel integers (``linear_params``).
+
+    Beyond ``linear_params`` this checks ``x`` (an array, or a graph tensor: dtype and last
+    dimension only) against the weights ``w`` (N, K) and ``bias``, the bias scale if
+    ``bias_qparams`` is given, and proves from the constant weights that no accumulator can
+    overflow and no requantized value can leave int32 (``ValueError`` otherwise).
+    """
+    x, w = _check_operands(x, w, x_qparams, w_qparams)
+    units = w.shape[0]
+    bias = _prepare_bias(bias, units, (_INT32, _INT64) if x.dtype == _INT16 else (_INT32,))
+    params = linear_params(
+        x_qparams, w_qparams, out_qparams, units=units, activation=activation, profile=profile,
+        bias_dtype=None if bias is None else bias.dtype,
+    )  # fmt: skip
+    if bias_qparams is not None:
+        _check_bias_qparams(bias, bias_qparams, x_qparams, w_qparams, out_qparams)
+    sums = _weight_abs_sums(_kernel_weights(w), params.w_zero_point)
+    check_accumulator("linear", sums, x_qparams, bias, int64_accumulator=params.int64_accumulator)
+    _check_requantization_fits(sums, x_qparams, bias, params)
+    return params
+
+
+def run_linear(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, params: LinearParams,
+    out_dtype: np.dtype,
+) -> np.ndarray:  # fmt: skip
+    """The integer half of ``linear``: run ``intq.kernels.gemm.fully_connected`` on validated
+    operands with the precomputed ``params``; ``x`` (..., K) → ``(..., N)`` of ``out_dtype``."""
+    w8 = _kernel_weights(w)
+    units, depth = w8.shape
+    out_shape = (*x.shape[:-1], units)
+    if depth == 0:
+        # LiteRT Eval: "if (filter->dims->data[1] == 0) memset(output->data.data, 0, ...)".
+        return np.zeros(out_shape, dtype=out_dtype)
+    if bias is None:
+        bias = np.zeros(units, dtype=np.int64 if params.int64_accumulator else np.int32)
+    x2 = np.ascontiguousarray(x.reshape(-1, depth))
+    out = np.empty((x2.shape[0], units), dtype=out_dtype)
+    i64 = np.int64
+    _kgemm.fully_connected(
+        x2, i64(params.x_zero_point), w8, i64(params.w_zero_point), np.ascontiguousarray(bias),
+        params.multiplier, params.shift, i64(params.rounding), i64(params.out_zero_point),
+        i64(params.act_min), i64(params.act_max), out,
+    )  # fmt: skip
+    return out.reshape(out_shape)
+
+
 def linear(
     x: np.ndarray,
     w: np.ndarray,
@@ -386,32 +450,13 @@ def linear(
     multiplier precision (float32 product for per-tensor weights, double for per-channel), the
     accepted types and the bias. Raises ``ValueError`` if an accumulator could overflow.
     """
-    x2, w8, out_shape = _prepare(x, w, x_qparams, w_qparams)
-    units, depth = w8.shape
-    bias = _prepare_bias(bias, units, (_INT32, _INT64) if x2.dtype == _INT16 else (_INT32,))
-    params = linear_params(
-        x_qparams, w_qparams, out_qparams, units=units, activation=activation, profile=profile,
-        bias_dtype=None if bias is None else bias.dtype,
+    _check_input_qparams(x_qparams)
+    x = check_quantized(x, x_qparams, "x")
+    params = linear_layer_params(
+        x, w, bias, x_qparams=x_qparams, w_qparams=w_qparams, out_qparams=out_qparams,
+        activation=activation, profile=profile, bias_qparams=bias_qparams,
     )  # fmt: skip
-    if bias_qparams is not None:
-        _check_bias_qparams(bias, bias_qparams, x_qparams, w_qparams, out_qparams)
-    sums = _weight_abs_sums(w8, params.w_zero_point)
-    check_accumulator("linear", sums, x_qparams, bias, int64_accumulator=params.int64_accumulator)
-    _check_requantization_fits(sums, x_qparams, bias, params)
-    out_dtype = out_qparams.dtype
-    if depth == 0:
-        # LiteRT Eval: "if (filter->dims->data[1] == 0) memset(output->data.data, 0, ...)".
-        return np.zeros(out_shape, dtype=out_dtype)
-    if bias is None:
-        bias = np.zeros(units, dtype=np.int64 if params.int64_accumulator else np.int32)
-    out = np.empty((x2.shape[0], units), dtype=out_dtype)
-    i64 = np.int64
-    _kgemm.fully_connected(
-        x2, i64(params.x_zero_point), w8, i64(params.w_zero_point), bias, params.multiplier,
-        params.shift, i64(params.rounding), i64(params.out_zero_point), i64(params.act_min),
-        i64(params.act_max), out,
-    )  # fmt: skip
-    return out.reshape(out_shape)
+    return run_linear(x, w, bias, params, out_qparams.dtype)
 
 
 def linear_accumulate(
@@ -429,18 +474,29 @@ def linear_accumulate(
     inputs as ``linear`` (int8/uint8/int16 ``x``, int32 ``bias`` or None); raises ``ValueError``
     when the int32 accumulator could overflow.
     """
-    x2, w8, out_shape = _prepare(x, w, x_qparams, w_qparams)
-    units, _ = w8.shape
+    _check_input_qparams(x_qparams)
+    x, w = _check_operands(check_quantized(x, x_qparams, "x"), w, x_qparams, w_qparams)
+    w8 = _kernel_weights(w)
+    units, depth = w8.shape
     bias = _prepare_bias(bias, units, (_INT32,))
     w_zero_point = _weight_zero_point(w_qparams)
     check_accumulator("linear", _weight_abs_sums(w8, w_zero_point), x_qparams, bias)
     if bias is None:
         bias = np.zeros(units, dtype=np.int32)
+    x2 = np.ascontiguousarray(x.reshape(-1, depth))
     out = np.empty((x2.shape[0], units), dtype=np.int32)
     _kgemm.fully_connected_int32(
         x2, np.int64(x_qparams.zero_point), w8, np.int64(w_zero_point), bias, out
     )
-    return out.reshape(out_shape)
+    return out.reshape((*x.shape[:-1], units))
 
 
-__all__ = ["BIAS_SCALE_TOLERANCE", "LinearParams", "linear", "linear_accumulate", "linear_params"]
+__all__ = [
+    "BIAS_SCALE_TOLERANCE",
+    "LinearParams",
+    "linear",
+    "linear_accumulate",
+    "linear_layer_params",
+    "linear_params",
+    "run_linear",
+]

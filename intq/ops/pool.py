@@ -69,6 +69,7 @@ def pool_params(
     stride: int | Sequence[int] | None = None,
     padding: Padding = "valid",
     activation: Activation = None,
+    average: bool = False,
 ) -> PoolParams:
     """Derive the pooling geometry and clamp bounds for an NHWC input of ``input_shape``.
 
@@ -76,7 +77,8 @@ def pool_params(
     ``padding`` is ``"valid"``, ``"same"`` (TF/LiteRT: ``out = ceil(in/stride)``, total padding
     ``max((out − 1)·stride + filter − in, 0)``, ``top = total // 2``) or explicit
     ``((top, bottom), (left, right))`` (``out = (in + top + bottom − filter) // stride + 1``).
-    Raises ``ValueError`` when the window does not fit or a window lies wholly in the padding.
+    Raises ``ValueError`` when the window does not fit or a window lies wholly in the padding,
+    and, for an average pool (``average=True``), when a window's int32 sum could overflow.
     """
     if len(input_shape) != 4:
         raise ValueError(f"x: expected a 4-D NHWC tensor, got shape {tuple(input_shape)}")
@@ -88,6 +90,12 @@ def pool_params(
     )
     _check_windows(in_h, filter_h, stride_h, top, out_h, "row")
     _check_windows(in_w, filter_w, stride_w, left, out_w, "column")
+    largest = max(abs(x_qparams.qmin), abs(x_qparams.qmax))
+    if average and filter_h * filter_w * largest > INT32_MAX:
+        raise ValueError(
+            f"filter_size: a {filter_h}x{filter_w} window of values up to {largest} can "
+            "overflow LiteRT's int32 sum"
+        )
     act_min, act_max = activation_range(activation, x_qparams)
     return PoolParams(
         filter_h, filter_w, stride_h, stride_w, top, bottom, left, right, out_h, out_w,
@@ -138,15 +146,9 @@ def avg_pool2d(
     x = _validate("avg_pool2d", x, x_qparams, out_qparams, profile)
     params = pool_params(
         x.shape, x_qparams, filter_size=filter_size, stride=stride, padding=padding,
-        activation=activation,
+        activation=activation, average=True,
     )  # fmt: skip
-    largest = max(abs(x_qparams.qmin), abs(x_qparams.qmax))
-    if params.filter_h * params.filter_w * largest > INT32_MAX:
-        raise ValueError(
-            f"filter_size: a {params.filter_h}x{params.filter_w} window of values up to "
-            f"{largest} can overflow LiteRT's int32 sum"
-        )
-    return _run(_kpool.avg_pool2d, x, params)
+    return run_avg_pool2d(x, params)
 
 
 def max_pool2d(
@@ -171,6 +173,16 @@ def max_pool2d(
         x.shape, x_qparams, filter_size=filter_size, stride=stride, padding=padding,
         activation=activation,
     )  # fmt: skip
+    return run_max_pool2d(x, params)
+
+
+def run_avg_pool2d(x: np.ndarray, params: PoolParams) -> np.ndarray:
+    """The integer half of ``avg_pool2d``: ``intq.kernels.pool.avg_pool2d`` with ``params``."""
+    return _run(_kpool.avg_pool2d, x, params)
+
+
+def run_max_pool2d(x: np.ndarray, params: PoolParams) -> np.ndarray:
+    """The integer half of ``max_pool2d``: ``intq.kernels.pool.max_pool2d`` with ``params``."""
     return _run(_kpool.max_pool2d, x, params)
 
 
