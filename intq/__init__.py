@@ -5,6 +5,8 @@ The float side (scales, multipliers, tables) is computed once, offline; the kern
 """
 
 from . import fixed_point, ops, profiles
+from .builder import GraphBuilder
+from .graph import Graph, GraphError, Op, Tensor
 from .profiles import Profile, available_profiles, get_profile, register_profile
 from .qparams import QuantParams, choose_qparams
 from .quantize import dequantize, fake_quantize, quantize
@@ -14,8 +16,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ROUNDING_MODES",
+    "Graph",
+    "GraphBuilder",
+    "GraphError",
+    "Op",
     "Profile",
     "QuantParams",
+    "Tensor",
     "available_profiles",
     "choose_qparams",
     "dequantize",
