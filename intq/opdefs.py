@@ -121,25 +121,20 @@ def _macs_fc(inputs, out_shape):
     return math.prod(out_shape) * inputs[1].shape[1]
 
 
-def _derive_conv(inputs, out_qparams, attrs, profile):
-    x, w, bias = _operands(inputs)
-    return _conv.conv2d_params(
-        x, w.data, _data(bias), x_qparams=x.qparams, w_qparams=w.qparams,
-        out_qparams=_need(out_qparams, "conv2d"), stride=_tuples(attrs.get("stride", 1)),
-        padding=_tuples(attrs.get("padding", "valid")), dilation=_tuples(attrs.get("dilation", 1)),
-        groups=attrs.get("groups", 1), activation=attrs.get("activation"), profile=profile,
-    )  # fmt: skip
+def _derive_conv(params_function, op: str, channel_arg: str):
+    """Derive for conv2d (``channel_arg="groups"``) or depthwise (``"depth_multiplier"``)."""
 
+    def derive(inputs, out_qparams, attrs, profile):
+        x, w, bias = _operands(inputs)
+        return params_function(
+            x, w.data, _data(bias), x_qparams=x.qparams, w_qparams=w.qparams,
+            out_qparams=_need(out_qparams, op), stride=_tuples(attrs.get("stride", 1)),
+            padding=_tuples(attrs.get("padding", "valid")),
+            dilation=_tuples(attrs.get("dilation", 1)), activation=attrs.get("activation"),
+            profile=profile, **{channel_arg: attrs.get(channel_arg, 1)},
+        )  # fmt: skip
 
-def _derive_depthwise(inputs, out_qparams, attrs, profile):
-    x, w, bias = _operands(inputs)
-    return _conv.depthwise_conv2d_params(
-        x, w.data, _data(bias), x_qparams=x.qparams, w_qparams=w.qparams,
-        out_qparams=_need(out_qparams, "depthwise_conv2d"), stride=_tuples(attrs.get("stride", 1)),
-        padding=_tuples(attrs.get("padding", "valid")), dilation=_tuples(attrs.get("dilation", 1)),
-        depth_multiplier=attrs.get("depth_multiplier", 1), activation=attrs.get("activation"),
-        profile=profile,
-    )  # fmt: skip
+    return derive
 
 
 def _output_conv(channel_axis: int):
@@ -380,9 +375,12 @@ _TABLE_OR_FIXED = (_act.ActivationTable, _act.FixedPointActivationParams)
 _DEFINITIONS: tuple[OpDef, ...] = (
     OpDef("fully_connected", 2, 3, (_fc.LinearParams,), _derive_fc, _output_fc, _run_fc,
           _macs_fc),
-    OpDef("conv2d", 2, 3, (_conv.ConvParams,), _derive_conv, _output_conv(0),
+    OpDef("conv2d", 2, 3, (_conv.ConvParams,),
+          _derive_conv(_conv.conv2d_params, "conv2d", "groups"), _output_conv(0),
           _run_layer(_conv.run_conv2d), _macs_conv2d),
-    OpDef("depthwise_conv2d", 2, 3, (_conv.ConvParams,), _derive_depthwise, _output_conv(3),
+    OpDef("depthwise_conv2d", 2, 3, (_conv.ConvParams,),
+          _derive_conv(_conv.depthwise_conv2d_params, "depthwise_conv2d", "depth_multiplier"),
+          _output_conv(3),
           _run_layer(_conv.run_depthwise_conv2d), _macs_depthwise),
     OpDef("avg_pool2d", 1, 1, (_pool.PoolParams,), _derive_pool(True), _output_pool,
           _unary(_pool.run_avg_pool2d)),
