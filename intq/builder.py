@@ -64,6 +64,17 @@ class GraphBuilder:
             raise TypeError(f"{name}: expected a NumPy integer array, got {type(data).__name__}")
         return self._add_tensor(Tensor(name, data.dtype, data.shape, qparams, data.copy()))
 
+    def qparams(self, name: str) -> QuantParams | None:
+        """The quantization parameters of tensor ``name``."""
+        if name not in self._tensors:
+            raise ValueError(f"name: unknown tensor {name!r}")
+        return self._tensors[name].qparams
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        """The ops added so far, in execution order."""
+        return tuple(self._ops)
+
     def output(self, *names: str) -> None:
         """Mark tensors as graph outputs (in this order)."""
         for name in names:
