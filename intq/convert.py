@@ -24,6 +24,7 @@ Three steps, shared by post-training quantization and quantization-aware trainin
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ from .builder import GraphBuilder
 from .fold import FoldedConvBN, fold_bn
 from .graph import Graph
 from .nn.module import Module
-from .observers import MovingAverageMinMaxObserver
+from .observers import MinMaxObserver, MovingAverageMinMaxObserver
 from .qat import FakeQuant, weight_fake_quant
 from .qparams import QuantParams
 from .quantize import quantize
@@ -320,6 +321,21 @@ def calibrate(prepared: QuantizedModel, x: np.ndarray, *, batch_size: int = 256)
     return prepared.eval()
 
 
+def predict_dynamic(model: Module, x: np.ndarray, *, config: QuantConfig | None = None,
+                    batch_size: int = 256) -> np.ndarray:  # fmt: skip
+    """Post-training *dynamic* quantization, simulated in float — **not integer-only**: weights
+    quantized per channel as in ``prepare``, and every activation range taken at run time from
+    the batch itself (min-max of that batch, as dynamic-range engines do), so nothing is
+    calibrated beforehand. Returns the model's outputs for ``x``."""
+    config = dataclasses.replace(QuantConfig() if config is None else config,
+                                 observer=MinMaxObserver)  # fmt: skip
+    outputs = []
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size]
+        outputs.append(calibrate(prepare(model, config=config), batch)(batch))
+    return np.concatenate(outputs)
+
+
 # ---- conversion ------------------------------------------------------------------------------
 
 
@@ -423,6 +439,7 @@ __all__ = [
     "QuantizedModel",
     "calibrate",
     "convert",
+    "predict_dynamic",
     "prepare",
     "simulation_agreement",
 ]

@@ -1,123 +1,214 @@
-"""``intq demo``: one quantized matrix product, step by step, as in Jacob et al. §2.
+"""``intq demo`` / ``make demo``: the whole pipeline of Jacob et al. on the digits scikit-learn
+ships — train a float conv–BN–ReLU6 CNN, quantize it after training (dynamic, and static with
+every observer) and by quantization-aware training with folded batch norm, convert each to an
+integer-only graph, run it, and report.
 
-Quantize a random float matrix pair, multiply the integers with int32 accumulation using the
-zero-point expansion (eq. (7)–(8)), requantize with a fixed-point multiplier (eq. (5)–(6)), and
-report the error against the float product and the agreement with the pure-Python oracle.
+Every accuracy labelled "integer graph" comes from ``Graph.run`` (integer kernels only); "fake
+quant" accuracies come from the float simulation; the dynamic variant is a float simulation of
+per-batch activation ranges and is **not** integer-only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 
-from . import fixed_point
-from .profiles import available_profiles, get_profile
-from .qparams import choose_qparams
-from .quantize import dequantize, quantize
-from .reference import int_oracle
+from . import nn
+from .convert import (
+    QuantConfig,
+    QuantizedModel,
+    calibrate,
+    convert,
+    predict_dynamic,
+    prepare,
+    simulation_agreement,
+)
+from .data import load_digits
+from .graph import Graph
+from .io import save
+from .io.atomic import atomic_write
+from .observers import HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver
+from .quantize import dequantize
+
+OBSERVERS = {
+    "min-max": MinMaxObserver,
+    "moving average (EMA)": MovingAverageMinMaxObserver,
+    "histogram, percentile 99.99": lambda: HistogramObserver(method="percentile"),
+    "histogram, entropy (KL)": lambda: HistogramObserver(method="entropy"),
+    "histogram, MSE": lambda: HistogramObserver(method="mse"),
+}
 
 
-def integer_matmul(
-    q1: np.ndarray, z1: int, q2: np.ndarray, z2: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``Σ_j (q1[i,j] − z1)(q2[j,k] − z2)`` two ways, in int64: direct, and by eq. (7)–(8).
-
-    Eq. (7): ``N·z1·z2 − z1·a2[k] − z2·ā1[i] + Σ_j q1[i,j]·q2[j,k]`` with the column sums
-    ``a2[k] = Σ_j q2[j,k]`` and row sums ``ā1[i] = Σ_j q1[i,j]`` of eq. (8).
-    """
-    a = q1.astype(np.int64)
-    b = q2.astype(np.int64)
-    direct = (a - z1) @ (b - z2)
-    n = a.shape[1]
-    row_sums = a.sum(axis=1, keepdims=True)  # ā1
-    col_sums = b.sum(axis=0, keepdims=True)  # a2
-    expanded = n * z1 * z2 - z1 * col_sums - z2 * row_sums + a @ b
-    return direct, expanded
-
-
-def run(m: int = 64, k: int = 256, n: int = 64, seed: int = 0) -> dict[str, float | int]:
-    """Run the demo and print its report; returns the figures it printed."""
-    rng = np.random.default_rng(seed)
-    r1 = rng.normal(0.3, 1.0, (m, k)).astype(np.float32)  # asymmetric activations
-    r2 = rng.normal(0.0, 0.05, (k, n)).astype(np.float32)  # weights
-    reference = r1.astype(np.float64) @ r2.astype(np.float64)
-
-    qp1 = choose_qparams(float(r1.min()), float(r1.max()))
-    qp2 = choose_qparams(float(r2.min()), float(r2.max()), symmetric=True, narrow_range=True)
-    qp3 = choose_qparams(float(reference.min()), float(reference.max()))
-    q1, q2 = quantize(r1, qp1), quantize(r2, qp2)
-
-    direct, expanded = integer_matmul(q1, qp1.zero_point, q2, qp2.zero_point)
-    if np.abs(direct).max() >= 2**31:
-        raise OverflowError("demo: the int32 accumulator would overflow; use a smaller k")
-    acc = direct.astype(np.int32)
-
-    real_multiplier = qp1.scale * qp2.scale / qp3.scale  # eq. (5), in double
-    multiplier, shift = fixed_point.quantize_multiplier(real_multiplier)  # eq. (6)
-    results = {}
-    for name in available_profiles():
-        scaled = get_profile(name).multiply_by_quantized_multiplier(acc, multiplier, shift)
-        results[name] = np.clip(scaled.astype(np.int64) + qp3.zero_point, qp3.qmin, qp3.qmax)
-    q3 = results["tflite"].astype(qp3.dtype)
-
-    oracle_q3 = np.array(
-        [
-            [
-                min(
-                    max(
-                        int_oracle.multiply_by_quantized_multiplier(int(v), multiplier, shift)
-                        + qp3.zero_point,
-                        qp3.qmin,
-                    ),
-                    qp3.qmax,
-                )
-                for v in row
-            ]
-            for row in acc.tolist()
-        ]
+def build_model(rng: np.random.Generator) -> nn.Sequential:
+    """The demo CNN for 8×8×1 digits: conv–BN–ReLU6, a residual depthwise-separable block,
+    max pool, conv–BN–ReLU6, global average pool, a linear classifier."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding="same", bias=False, rng=rng),
+        nn.BatchNorm2d(16),
+        nn.ReLU6(),
+        nn.Residual(
+            nn.Sequential(
+                nn.DepthwiseConv2d(16, 3, padding="same", bias=False, rng=rng),
+                nn.BatchNorm2d(16),
+                nn.ReLU6(),
+                nn.Conv2d(16, 16, 1, bias=False, rng=rng),
+                nn.BatchNorm2d(16),
+            )
+        ),
+        nn.ReLU6(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding="same", bias=False, rng=rng),
+        nn.BatchNorm2d(32),
+        nn.ReLU6(),
+        nn.GlobalAvgPool2d(),
+        nn.Linear(32, 10, rng=rng),
     )
-    # Two float yardsticks, in output steps: the product of the dequantized int8 inputs (what the
-    # integers compute exactly, so only requantization and the output clamp differ), and the
-    # product of the original floats (adds the error of quantizing the inputs).
-    exact = dequantize(q1, qp1, dtype=np.float64) @ dequantize(q2, qp2, dtype=np.float64)
 
-    def steps_off(real: np.ndarray) -> np.ndarray:
-        wanted = np.clip(real / qp3.scale + qp3.zero_point, qp3.qmin, qp3.qmax)
-        return np.abs(q3.astype(np.float64) - wanted)
 
-    requant_error = steps_off(exact)
-    total_error = steps_off(reference)
-    double_vs_single = int(np.count_nonzero(results["tflite"] != results["tflite-single-rounding"]))
+def graph_accuracy(graph: Graph, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of the integer graph: inputs quantized once (the explicit float step), then
+    integer kernels only; the class is the argmax of the int8 logits."""
+    q = graph.quantize_inputs({"input": x})
+    logits = graph.run(q)[graph.outputs[0]]
+    return float(np.mean(np.argmax(logits, axis=1) == y))
 
-    figures = {
-        "oracle_mismatches": int(np.count_nonzero(oracle_q3 != q3)),
-        "expansion_mismatches": int(np.count_nonzero(direct != expanded)),
-        "requantization_max_error_steps": float(requant_error.max()),
-        "total_max_error_steps": float(total_error.max()),
-        "total_mean_error_steps": float(total_error.mean()),
-        "double_vs_single_rounding": double_vs_single,
+
+def layer_errors(prepared: QuantizedModel, graph: Graph, x: np.ndarray) -> dict[str, float]:
+    """Per graph tensor: the RMS difference between the dequantized integer tensor and the
+    same stage's output in the unquantized (BN-folded, float) model, relative to the latter's
+    RMS. Leaves ``prepared`` with its fake quantization switched back on."""
+    traced = graph.run(graph.quantize_inputs({"input": x}), trace=True)
+    fqs = list(prepared.fake_quants())
+    for fq in fqs:
+        fq.fake_quant_enabled = False
+    prepared.eval()(x)
+    for fq in fqs:
+        fq.fake_quant_enabled = True
+    stages = {
+        m.graph_name: m for _, m in prepared.named_modules() if getattr(m, "graph_name", None)
     }
-    lines = [
-        "intq demo: one integer-only matrix product (Jacob et al. 2018, eq. (1)-(8))",
-        f"  r3 = r1 @ r2 with r1 {m}x{k} (activations) and r2 {k}x{n} (weights), seed {seed}",
-        f"  r1: scale {qp1.scale:.6g}, zero_point {qp1.zero_point}  (asymmetric int8)",
-        f"  r2: scale {qp2.scale:.6g}, zero_point {qp2.zero_point}  (symmetric, [-127, 127])",
-        f"  r3: scale {qp3.scale:.6g}, zero_point {qp3.zero_point}",
-        f"  M = S1*S2/S3 = {real_multiplier:.10g} -> multiplier {multiplier}, shift {shift}"
-        f"  (M0 = {multiplier / 2**31:.10f}, M0 * 2^{shift} = "
-        f"{multiplier * 2.0 ** (shift - 31):.10g})",
-        f"  int32 accumulators span [{acc.min()}, {acc.max()}]",
-        "",
-        f"  eq. (7) row/column-sum expansion vs direct sum: "
-        f"{figures['expansion_mismatches']} mismatches of {acc.size}",
-        f"  integer result vs pure-Python oracle:            "
-        f"{figures['oracle_mismatches']} mismatches of {acc.size}",
-        "  error in output steps (1 step = output scale):",
-        f"    vs the float product of the dequantized inputs (requantization only): "
-        f"max {figures['requantization_max_error_steps']:.3f}",
-        f"    vs the float product of the original inputs (all quantization error): "
-        f"max {figures['total_max_error_steps']:.3f}, mean {figures['total_mean_error_steps']:.3f}",
-        f"  double vs single rounding (profiles 'tflite' and 'tflite-single-rounding'): "
-        f"{double_vs_single} of {acc.size} outputs differ by one step",
-    ]
-    print("\n".join(lines))
+    errors = {}
+    for op in graph.ops:
+        name = op.outputs[0]
+        stage = stages.get(name)
+        if stage is None:
+            continue
+        real = dequantize(traced[name], graph.tensors[name].qparams).astype(np.float64)
+        ref = stage.output.astype(np.float64)
+        errors[name] = float(np.sqrt(np.mean((real - ref) ** 2) / max(np.mean(ref**2), 1e-30)))
+    return errors
+
+
+def _plot_errors(errors: dict[str, float], path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.bar(range(len(errors)), [100 * e for e in errors.values()], color="tab:blue")
+    ax.set_xticks(range(len(errors)), list(errors), rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("relative RMS error (%)")
+    ax.set_title("int8 graph vs the same model in float, per layer (QAT)")
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(
+    *, epochs: int = 12, qat_epochs: int = 3, seed: int = 0, out_dir: str | os.PathLike = ".",
+    progress: bool = True,
+) -> dict:  # fmt: skip
+    """Run the pipeline, print the table, save ``intq-demo.h5`` (the QAT int8 graph) and
+    ``intq-demo-layers.png`` in ``out_dir``; return every printed figure by name."""
+    started = time.perf_counter()
+    data = load_digits(seed=seed)
+    rng = np.random.default_rng(seed)
+    model = build_model(rng)
+    _log(f"training the float model on {len(data.y_train)} digits ({epochs} epochs)")
+    nn.fit(model, data.x_train, data.y_train, epochs=epochs, batch_size=32,
+           optimizer=nn.Adam(model.parameters(), lr=3e-3), rng=rng, progress=progress)  # fmt: skip
+    model.eval()
+    x_test, y_test, x_cal = data.x_test, data.y_test, data.x_calibration
+    rows: list[tuple[str, float, str]] = []
+    figures: dict = {"float": nn.accuracy(nn.predict(model, x_test), y_test)}
+    rows.append(("float32 model", figures["float"], "float"))
+
+    figures["ptq_dynamic"] = nn.accuracy(predict_dynamic(model, x_test), y_test)
+    rows.append(("PTQ dynamic (per-batch activation ranges)", figures["ptq_dynamic"],
+                 "float simulation, NOT integer-only"))  # fmt: skip
+    figures["ptq_static"] = {}
+    for name, observer in OBSERVERS.items():
+        prepared = calibrate(prepare(model, config=QuantConfig(observer=observer)), x_cal)
+        accuracy = graph_accuracy(convert(prepared, x_test.shape[1:]), x_test, y_test)
+        figures["ptq_static"][name] = accuracy
+        rows.append((f"PTQ static, {name}", accuracy, "integer graph"))
+
+    def qat(weight_bits: int) -> tuple[QuantizedModel, Graph]:
+        config = QuantConfig(weight_bits=weight_bits, freeze_bn_delay=len(data.y_train) // 32)
+        prepared = prepare(model, qat=True, config=config)
+        _log(f"quantization-aware training, {weight_bits}-bit weights ({qat_epochs} epochs)")
+        nn.fit(prepared, data.x_train, data.y_train, epochs=qat_epochs, batch_size=32,
+               optimizer=nn.Adam(prepared.parameters(), lr=5e-4), rng=rng,
+               progress=progress)  # fmt: skip
+        prepared.eval()
+        return prepared, convert(prepared, x_test.shape[1:])
+
+    prepared, graph = qat(8)
+    figures["qat_fake_quant"] = nn.accuracy(prepared(x_test), y_test)
+    figures["qat_integer"] = graph_accuracy(graph, x_test, y_test)
+    agreement = simulation_agreement(prepared, graph, x_test)
+    figures["agreement_within_1_lsb"] = agreement["all"]
+    rows.append(("QAT (folded BN), fake-quant simulation", figures["qat_fake_quant"], "float"))
+    rows.append(("QAT, integer graph", figures["qat_integer"], "integer graph"))
+
+    four_bit = dataclasses.replace(QuantConfig(observer=MinMaxObserver), weight_bits=4)
+    ptq4 = convert(calibrate(prepare(model, config=four_bit), x_cal), x_test.shape[1:])
+    figures["ptq_4bit_weights"] = graph_accuracy(ptq4, x_test, y_test)
+    figures["qat_4bit_weights"] = graph_accuracy(qat(4)[1], x_test, y_test)
+    rows.append(
+        ("PTQ static, min-max, 4-bit weights", figures["ptq_4bit_weights"], "integer graph")
+    )
+    rows.append(("QAT, 4-bit weights", figures["qat_4bit_weights"], "integer graph"))
+
+    figures["float_bytes"] = int(sum(p.value.size for p in model.parameters()) * 4)
+    figures["int8_bytes"] = int(sum(t.data.nbytes for t in graph.tensors.values() if t.is_constant))
+    out = Path(out_dir)
+    figures["model_path"] = str(out / "intq-demo.h5")
+    figures["plot_path"] = str(out / "intq-demo-layers.png")
+    save(graph, figures["model_path"])
+    figures["layer_errors"] = layer_errors(prepared, graph, x_test)
+    _plot_errors(figures["layer_errors"], Path(figures["plot_path"]))
+    figures["seconds"] = time.perf_counter() - started
+    _print_table(rows, figures, agreement, len(y_test))
     return figures
+
+
+def _print_table(rows, figures: dict, agreement: dict[str, float], count: int) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"\nintq demo: scikit-learn digits, {count} test images\n")
+    print(f"{'model':<{width}}  accuracy  how it ran")
+    print(f"{'-' * width}  --------  {'-' * 34}")
+    for label, accuracy, how in rows:
+        print(f"{label:<{width}}  {100 * accuracy:7.2f}%  {how}")
+    print()
+    print(f"integer graph vs its fake-quant simulation: {100 * agreement['all']:.2f}% of all "
+          "elements within 1 LSB")  # fmt: skip
+    worst = min((v, k) for k, v in agreement.items() if k != "all")
+    print(f"  (lowest per tensor: {100 * worst[0]:.2f}% at {worst[1]})")
+    print(f"model size: float32 {figures['float_bytes']:,} bytes, int8 graph "
+          f"{figures['int8_bytes']:,} bytes of constants")  # fmt: skip
+    print(f"saved {figures['model_path']} (intq inspect / run / verify it) and "
+          f"{figures['plot_path']}; {figures['seconds']:.0f} s")  # fmt: skip
+
+
+__all__ = ["build_model", "graph_accuracy", "layer_errors", "run"]
