@@ -4,7 +4,7 @@ The float side (scales, multipliers, tables) is computed once, offline; the kern
 ``intq.kernels`` see integers only. See README.md and docs/quantization.md.
 """
 
-from . import fixed_point, fold, io, nn, observers, ops, profiles, qat
+from . import fixed_point, fold, io, nn, observers, ops, profiles, qat, verify
 from .builder import GraphBuilder
 from .errors import FormatError
 from .graph import Graph, GraphError, Op, Tensor
@@ -47,4 +47,5 @@ __all__ = [
     "register_profile",
     "save",
     "save_dump",
+    "verify",
 ]
