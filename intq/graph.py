@@ -28,7 +28,8 @@ class GraphError(ValueError):
 @dataclass(frozen=True, eq=False)
 class Tensor:
     """A named tensor: integer ``dtype`` and ``shape``, its ``qparams`` (None only for raw
-    integer tensors such as a bias without its implicit scale), and ``data`` for constants."""
+    integer tensors such as a bias without its implicit scale), and ``data`` for constants (a
+    copy of the array given; treat it as read-only)."""
 
     name: str
     dtype: np.dtype
@@ -55,9 +56,9 @@ class Tensor:
                     f"tensor {self.name!r}: data is {data.dtype}{list(data.shape)}, but the tensor "
                     f"is declared {self.dtype}{list(self.shape)}"
                 )
-            data = np.ascontiguousarray(data)
-            data.setflags(write=False)
-            object.__setattr__(self, "data", data)
+            # A private C-contiguous copy, left writeable: the kernels are compiled for writeable
+            # arrays only (a read-only one would make Numba compile an unlisted signature).
+            object.__setattr__(self, "data", np.array(data, order="C", copy=True))
 
     @property
     def ndim(self) -> int:

@@ -169,7 +169,10 @@ def test_fake_quantize_is_dequantize_of_quantize_away_from_ties(qp, data):
     nmin, nmax = nudged_range(qp)
     x = data.draw(hnp.arrays(np.float32, 64, elements=st.floats(-1e4, 1e4, width=32)))
     t = x.astype(np.float64) / qp.scale
-    assume(np.all(np.abs(t - np.floor(t) - 0.5) > 1e-3))
+    # TF's float32 formula computes t as ((c − nmin) / scale − qz): each step rounds relative to
+    # its operands, up to ~2^−23·((|x| + |nmin|)/scale + |qz|) in t; stay that far from ties.
+    slack = 2.0**-21 * ((np.abs(x) + abs(float(nmin))) / qp.scale + 2.0**qp.bits) + 1e-6
+    assume(np.all(np.abs(t - np.floor(t) - 0.5) > slack))
     for mode in intq.ROUNDING_MODES:
         fq = fake_quantize(x, qp, rounding=mode)
         np.testing.assert_array_equal(fq, dequantize(quantize(x, qp, rounding=mode), qp))
