@@ -60,6 +60,21 @@ class _Stage(Module):
         self.output = y
         return y
 
+    def _set_output(self, activation: str | None, out_fq: FakeQuant) -> None:
+        """The fused ``activation`` and the output fake quant that end this stage."""
+        self.activation = _activation_module(activation)
+        self.activation_name = activation
+        self.out_fq = out_fq
+
+    def _finish(self, y: np.ndarray) -> np.ndarray:
+        if self.activation is not None:
+            y = self.activation(y)
+        return self._keep(self.out_fq(y))
+
+    def _finish_backward(self, grad_y: np.ndarray) -> np.ndarray:
+        grad = self.out_fq.backward(grad_y)
+        return grad if self.activation is None else self.activation.backward(grad)
+
 
 class WeightQuantized(Module):
     """A layer whose forward uses its weights fake-quantized by ``weight_fq``; the gradient
@@ -112,21 +127,13 @@ class QuantizedLayer(_Stage):
     def __init__(self, core: Module, activation: str | None, out_fq: FakeQuant) -> None:
         super().__init__()
         self.core = core
-        self.activation = _activation_module(activation)
-        self.activation_name = activation
-        self.out_fq = out_fq
+        self._set_output(activation, out_fq)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = self.core(x)
-        if self.activation is not None:
-            y = self.activation(y)
-        return self._keep(self.out_fq(y))
+        return self._finish(self.core(x))
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        grad = self.out_fq.backward(grad_y)
-        if self.activation is not None:
-            grad = self.activation.backward(grad)
-        return self.core.backward(grad)
+        return self.core.backward(self._finish_backward(grad_y))
 
 
 class QuantizedResidual(_Stage):
@@ -138,21 +145,14 @@ class QuantizedResidual(_Stage):
         super().__init__()
         self.body = body
         self.shortcut = shortcut
-        self.activation = _activation_module(activation)
-        self.activation_name = activation
-        self.out_fq = out_fq
+        self._set_output(activation, out_fq)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         skip = x if self.shortcut is None else self.shortcut(x)
-        y = self.body(x) + skip
-        if self.activation is not None:
-            y = self.activation(y)
-        return self._keep(self.out_fq(y))
+        return self._finish(self.body(x) + skip)
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        grad = self.out_fq.backward(grad_y)
-        if self.activation is not None:
-            grad = self.activation.backward(grad)
+        grad = self._finish_backward(grad_y)
         grad_skip = grad if self.shortcut is None else self.shortcut.backward(grad)
         return self.body.backward(grad) + grad_skip
 

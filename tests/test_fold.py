@@ -5,6 +5,7 @@ import copy
 
 import numpy as np
 import pytest
+from gradient_checks import numeric_grad
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,8 +13,8 @@ from intq import choose_qparams, fake_quantize
 from intq.fold import FoldedConvBN, fold_batch_norm, fold_bn
 from intq.nn import BatchNorm2d, Conv2d, DepthwiseConv2d, Linear, Module
 from intq.qat import weight_fake_quant
-from reference.float_ops.conv import conv2d, depthwise_conv2d
-from reference.float_ops.gemm import dense
+from intq.reference.float_ops.conv import conv2d, depthwise_conv2d
+from intq.reference.float_ops.gemm import dense
 
 EPS = 1e-3
 
@@ -272,19 +273,7 @@ def numeric_gradients(block, x, grad_y, h=1e-6):
     def loss():
         return float(np.sum(grad_y * copy.deepcopy(block)(x)))
 
-    grads = []
-    for arr in [x] + [p.value for p in block.parameters()]:
-        grad = np.zeros_like(arr)
-        for i in np.ndindex(arr.shape):
-            saved = arr[i]
-            arr[i] = saved + h
-            plus = loss()
-            arr[i] = saved - h
-            minus = loss()
-            arr[i] = saved
-            grad[i] = (plus - minus) / (2 * h)
-        grads.append(grad)
-    return grads
+    return [numeric_grad(loss, arr, h) for arr in [x] + [p.value for p in block.parameters()]]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

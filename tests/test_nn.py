@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradient_checks import numeric_grad
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -20,20 +21,6 @@ F64 = {"dtype": np.float64}
 
 
 # ---- finite differences -----------------------------------------------------------------------
-
-
-def _numeric_grad(loss, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of ``loss()`` with respect to every element of ``array`` (in place)."""
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + eps
-        plus = loss()
-        array[index] = saved - eps
-        minus = loss()
-        array[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def _assert_close(analytic: np.ndarray, numeric: np.ndarray, what: str) -> None:
@@ -60,10 +47,10 @@ def check_gradients(module: nn.Module, *inputs: np.ndarray, seed: int = 0) -> No
     param_grads = [p.grad.copy() for p in module.parameters()]
     assert len(grads) == len(inputs)
     for i, (x, grad) in enumerate(zip(inputs, grads, strict=True)):
-        _assert_close(grad, _numeric_grad(loss, x), f"input {i}")
+        _assert_close(grad, numeric_grad(loss, x), f"input {i}")
     for param, grad in zip(module.parameters(), param_grads, strict=True):
         assert param.grad.shape == param.value.shape
-        _assert_close(grad, _numeric_grad(loss, param.value), f"parameter {param.name}")
+        _assert_close(grad, numeric_grad(loss, param.value), f"parameter {param.name}")
 
 
 def _normal(shape, seed=1):
@@ -214,7 +201,7 @@ def test_loss_gradient_and_stability():
     labels = np.array([0, 3, 1, 1, 2])
     loss, grad = nn.softmax_cross_entropy(logits, labels)
     _assert_close(
-        grad, _numeric_grad(lambda: nn.softmax_cross_entropy(logits, labels)[0], logits), "logits"
+        grad, numeric_grad(lambda: nn.softmax_cross_entropy(logits, labels)[0], logits), "logits"
     )
     # Shifting every logit of a row changes nothing; huge logits do not overflow.
     shifted_loss, shifted_grad = nn.softmax_cross_entropy(logits + 1000.0, labels)
