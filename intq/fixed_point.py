@@ -117,7 +117,9 @@ def _elementwise(kernel, arrays: list[np.ndarray], *scalars: np.integer) -> np.n
     # Broadcast, flatten to contiguous 1-D, and run kernel(*arrays, *scalars, out) into int32.
     arrays = np.broadcast_arrays(*arrays)
     shape = arrays[0].shape
-    flat = [np.ascontiguousarray(a).ravel() for a in arrays]
+    # Copies: broadcast views are not (or, in future NumPy, will not be) writeable arrays, for
+    # which Numba would compile an unlisted read-only signature.
+    flat = [np.array(a, order="C").ravel() for a in arrays]
     out = np.empty(int(np.prod(shape)), dtype=np.int32)
     kernel(*flat, *scalars, out)
     return out.reshape(shape)
