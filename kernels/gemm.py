@@ -9,8 +9,9 @@ per-channel, and the 16x8 ``FullyConnected<AccumScalar>``) and ``reference/fully
 Structure (gemmlowp / GotoBLAS; each stage its own ``@njit`` function):
 
 1. ``pack_weights`` (once per layer): ``w`` (N, K) int8 → panels ``(N/NR, K/KU, NR, KU)``: NR
-   output columns side by side, K in groups of KU consecutive values (the pairs/quads that
-   ``vpmaddwd``/``vpdpbusd`` consume), zero-padded at the N and K edges; plus the raw column sums
+   output columns side by side, K in groups of KU consecutive values (each column's group is one
+   contiguous run that the micro-kernel's vectorized dot product streams), zero-padded at the
+   N and K edges; plus the raw column sums
    ``col_sums[n] = Σ_k w[n, k]`` (eq. (8), ``a2``).
 2. ``pack_activations`` (every call): ``x`` (M, K) int8/uint8/int16 → int16 panels
    ``(M/MR, K/KU, MR, KU)``, zero-padded; plus the raw row sums ``row_sums[m] = Σ_k x[m, k]``
@@ -53,7 +54,7 @@ RAW_ACCUMULATOR = -1
 
 MR = 4  # rows (batch) of a register tile
 NR = 8  # columns (output channels) of a register tile: one packed weight panel
-KU = 4  # K values interleaved per column in a panel (vpmaddwd pairs twice, vpdpbusd quads)
+KU = 64  # consecutive K values per column in a panel: one vectorized dot product
 KC_MAX = 256  # largest K block whose int32 tile sum is exact for int16 × int8 (256 · 2^22 = 2^30)
 KC_GROUPS = KC_MAX // KU  # default K block, in groups of KU
 NC_PANELS = 64  # default N block, in panels of NR (512 output channels)
@@ -130,17 +131,17 @@ def pack_weights(w, packed, col_sums):
     ``packed_weights_shape(N, K)``; ``col_sums[n] = Σ_k w[n, k]`` in int64 (eq. (8): the sums
     ``a2`` of the right-hand matrix ``wᵀ``). Weights are constants: run once per layer.
     """
-    n_total = w.shape[0]
     k_total = w.shape[1]
     packed[...] = 0
-    for n in range(n_total):
+    for n in range(w.shape[0]):
         p = n // NR
-        j = n - p * NR
         total = np.int64(0)
-        for k in range(k_total):
-            g = k // KU
-            packed[p, g, j, k - g * KU] = w[n, k]
-            total += np.int64(w[n, k])
+        for g in range(packed.shape[1]):
+            row = packed[p, g, n - p * NR]
+            k0 = g * KU
+            for u in range(min(KU, k_total - k0)):
+                row[u] = w[n, k0 + u]
+                total += np.int64(w[n, k0 + u])
         col_sums[n] = total
 
 
@@ -151,17 +152,17 @@ def pack_activations(x, packed, row_sums):
     ``packed[q, g, i, u] = x[q·MR + i, g·KU + u]`` (0 outside the matrix), shape
     ``packed_activations_shape(M, K)``; ``row_sums[m] = Σ_k x[m, k]`` in int64 (eq. (8): ``ā1``).
     """
-    m_total = x.shape[0]
     k_total = x.shape[1]
     packed[...] = 0
-    for m in range(m_total):
+    for m in range(x.shape[0]):
         q = m // MR
-        i = m - q * MR
         total = np.int64(0)
-        for k in range(k_total):
-            g = k // KU
-            packed[q, g, i, k - g * KU] = x[m, k]
-            total += np.int64(x[m, k])
+        for g in range(packed.shape[1]):
+            row = packed[q, g, m - q * MR]
+            k0 = g * KU
+            for u in range(min(KU, k_total - k0)):
+                row[u] = x[m, k0 + u]
+                total += np.int64(x[m, k0 + u])
         row_sums[m] = total
 
 
@@ -175,16 +176,35 @@ def micro_kernel(a, q, b, p, g0, g1, acc):
     One MR×NR tile of raw products (no zero points) over one K block of ``(g1 − g0)·KU <= KC_MAX``
     values: ``|x·w| <= 2^22``, so the int32 sum is exact. Padded rows/columns compute zeros.
     """
-    for i in range(MR):
-        for j in range(NR):
-            acc[i, j] = 0
-    for g in range(g0, g1):
-        for i in range(MR):
-            for j in range(NR):
-                s = np.int32(0)
-                for u in range(KU):
-                    s += np.int32(a[q, g, i, u]) * np.int32(b[p, g, j, u])
-                acc[i, j] += s
+    # 2×2 sub-tiles of four int32 reductions over the K block: each loaded value feeds two
+    # products. The u loop reads its trip count (KU) from the array so that LLVM vectorizes it
+    # (vpmovsx + vpmulld/vpmaddwd + vpaddd) instead of unrolling it; the np.int32 casts keep the
+    # sums in int32 lanes (Numba would otherwise widen the products to int64).
+    ku = a.shape[3]
+    for i in range(0, MR, 2):
+        for j in range(0, NR, 2):
+            s00 = np.int32(0)
+            s01 = np.int32(0)
+            s10 = np.int32(0)
+            s11 = np.int32(0)
+            for g in range(g0, g1):
+                a0 = a[q, g, i]
+                a1 = a[q, g, i + 1]
+                b0 = b[p, g, j]
+                b1 = b[p, g, j + 1]
+                for u in range(ku):
+                    x0 = np.int32(a0[u])
+                    x1 = np.int32(a1[u])
+                    w0 = np.int32(b0[u])
+                    w1 = np.int32(b1[u])
+                    s00 = np.int32(s00 + x0 * w0)
+                    s01 = np.int32(s01 + x0 * w1)
+                    s10 = np.int32(s10 + x1 * w0)
+                    s11 = np.int32(s11 + x1 * w1)
+            acc[i, j] = s00
+            acc[i, j + 1] = s01
+            acc[i + 1, j] = s10
+            acc[i + 1, j + 1] = s11
 
 
 @njit(cache=True)
