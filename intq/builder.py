@@ -64,11 +64,15 @@ class GraphBuilder:
             raise TypeError(f"{name}: expected a NumPy integer array, got {type(data).__name__}")
         return self._add_tensor(Tensor(name, data.dtype, data.shape, qparams, data.copy()))
 
-    def qparams(self, name: str) -> QuantParams | None:
-        """The quantization parameters of tensor ``name``."""
+    def tensor(self, name: str) -> Tensor:
+        """The tensor ``name`` added so far."""
         if name not in self._tensors:
             raise ValueError(f"name: unknown tensor {name!r}")
-        return self._tensors[name].qparams
+        return self._tensors[name]
+
+    def qparams(self, name: str) -> QuantParams | None:
+        """The quantization parameters of tensor ``name``."""
+        return self.tensor(name).qparams
 
     @property
     def ops(self) -> tuple[Op, ...]:
