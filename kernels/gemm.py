@@ -8,12 +8,12 @@ per-channel, and the 16x8 ``FullyConnected<AccumScalar>``) and ``reference/fully
 
 Structure (gemmlowp / GotoBLAS; each stage its own ``@njit`` function):
 
-1. ``pack_weights`` (once per layer): ``w`` (N, K) int8 → panels ``(N/NR, K/KU, NR, KU)``: NR
-   output columns side by side, K in groups of KU consecutive values (each column's group is one
-   contiguous run that the micro-kernel's vectorized dot product streams), zero-padded at the
-   N and K edges; plus the raw column sums
+1. ``pack_panels`` of the weights (once per layer): ``w`` (N, K) int8 → panels
+   ``(N/NR, K/KU, NR, KU)``: NR output columns side by side, K in groups of KU consecutive
+   values (each column's group one contiguous run that the micro-kernel's vectorized dot
+   product streams), zero-padded at the N and K edges; plus the raw column sums
    ``col_sums[n] = Σ_k w[n, k]`` (eq. (8), ``a2``).
-2. ``pack_activations`` (every call): ``x`` (M, K) int8/uint8/int16 → int16 panels
+2. ``pack_panels`` of the activations (every call): ``x`` (M, K) int8/uint8/int16 → int16 panels
    ``(M/MR, K/KU, MR, KU)``, zero-padded; plus the raw row sums ``row_sums[m] = Σ_k x[m, k]``
    (eq. (8), ``ā1``).
 3. ``micro_kernel``: one register tile ``acc (MR, NR) = Σ x·w`` over one K block of at most
@@ -104,9 +104,9 @@ SIGNATURES: dict[str, list[str]] = {
     "fully_connected_packed": [_FC_PACKED.format(x=x, b=b, o=o) for x, b, o in _VARIANTS],
     "fully_connected_int32": [_FC_INT32.format(x=x) for x in _ACTIVATIONS],
     "fully_connected_int32_packed": [_FC_INT32_PACKED.format(x=x) for x in _ACTIVATIONS],
-    "pack_weights": ["void(int8[:, ::1], int8[:, :, :, ::1], int64[::1])"],
-    "pack_activations": [
-        f"void({x}[:, ::1], int16[:, :, :, ::1], int64[::1])" for x in _ACTIVATIONS
+    "pack_panels": [
+        "void(int8[:, ::1], int8[:, :, :, ::1], int64[::1])",
+        *(f"void({x}[:, ::1], int16[:, :, :, ::1], int64[::1])" for x in _ACTIVATIONS),
     ],
     "micro_kernel": [
         "void(int16[:, :, :, ::1], int64, int8[:, :, :, ::1], int64, int64, int64, int32[:, ::1])"
@@ -124,46 +124,28 @@ SIGNATURES: dict[str, list[str]] = {
 
 
 @njit(cache=True)
-def pack_weights(w, packed, col_sums):
-    """Pack ``w`` (N, K) int8 into NR-column panels and compute its raw column sums.
+def pack_panels(src, packed, sums):
+    """Pack the rows of ``src`` into panels and compute their raw sums (both operands).
 
-    ``packed[p, g, j, u] = w[p·NR + j, g·KU + u]`` (0 outside the matrix), shape
-    ``packed_weights_shape(N, K)``; ``col_sums[n] = Σ_k w[n, k]`` in int64 (eq. (8): the sums
-    ``a2`` of the right-hand matrix ``wᵀ``). Weights are constants: run once per layer.
+    With ``R = packed.shape[2]`` rows per panel: ``packed[p, g, r, u] = src[p·R + r, g·KU + u]``
+    (0 outside the matrix) and ``sums[i] = Σ_k src[i, k]`` in int64 (eq. (8)). Weights ``w``
+    (N, K) int8 → ``packed_weights_shape`` (R = NR; ``sums`` are the column sums ``a2`` of
+    ``wᵀ``), once per layer; activations ``x`` (M, K) int8/uint8/int16 → int16
+    ``packed_activations_shape`` (R = MR; ``sums`` are the row sums ``ā1``), every call.
     """
-    k_total = w.shape[1]
+    k_total = src.shape[1]
+    rows = packed.shape[2]
     packed[...] = 0
-    for n in range(w.shape[0]):
-        p = n // NR
+    for i in range(src.shape[0]):
+        p = i // rows
         total = np.int64(0)
         for g in range(packed.shape[1]):
-            row = packed[p, g, n - p * NR]
+            row = packed[p, g, i - p * rows]
             k0 = g * KU
             for u in range(min(KU, k_total - k0)):
-                row[u] = w[n, k0 + u]
-                total += np.int64(w[n, k0 + u])
-        col_sums[n] = total
-
-
-@njit(cache=True)
-def pack_activations(x, packed, row_sums):
-    """Pack ``x`` (M, K) int8/uint8/int16 into int16 MR-row panels and compute its row sums.
-
-    ``packed[q, g, i, u] = x[q·MR + i, g·KU + u]`` (0 outside the matrix), shape
-    ``packed_activations_shape(M, K)``; ``row_sums[m] = Σ_k x[m, k]`` in int64 (eq. (8): ``ā1``).
-    """
-    k_total = x.shape[1]
-    packed[...] = 0
-    for m in range(x.shape[0]):
-        q = m // MR
-        total = np.int64(0)
-        for g in range(packed.shape[1]):
-            row = packed[q, g, m - q * MR]
-            k0 = g * KU
-            for u in range(min(KU, k_total - k0)):
-                row[u] = x[m, k0 + u]
-                total += np.int64(x[m, k0 + u])
-        row_sums[m] = total
+                row[u] = src[i, k0 + u]
+                total += np.int64(src[i, k0 + u])
+        sums[i] = total
 
 
 # ---- compute --------------------------------------------------------------------------------
@@ -317,7 +299,7 @@ def fully_connected_packed(
     x, x_zero_point, packed_w, col_sums, w_zero_point, bias, multiplier, shift, rounding,
     out_zero_point, act_min, act_max, kc_groups, nc_panels, out,
 ):  # fmt: skip
-    """FULLY_CONNECTED on pre-packed weights (``pack_weights``); see ``fully_connected``.
+    """FULLY_CONNECTED on pre-packed weights (``pack_panels``); see ``fully_connected``.
 
     ``kc_groups`` (K block, in groups of KU, at most KC_MAX / KU) and ``nc_panels`` (N block, in
     panels of NR) choose the cache blocking; the result does not depend on them.
@@ -333,7 +315,7 @@ def fully_connected_packed(
     n_total = out.shape[1]
     a = np.empty(((m_total + MR - 1) // MR, (depth + KU - 1) // KU, MR, KU), np.int16)
     row_sums = np.empty(m_total, np.int64)
-    pack_activations(x, a, row_sums)
+    pack_panels(x, a, row_sums)
     panels = packed_w.shape[0]
     acc64 = np.empty((m_total, min(nc_panels, max(panels, 1)) * NR), np.int64)
     for p0 in range(0, panels, nc_panels):
@@ -359,14 +341,14 @@ def fully_connected(
     channel; ``out`` (M, N) of x's dtype:
     ``out[m, n] = clamp(requantize(Σ_k (w[n, k] − w_zp)(x[m, k] − x_zp) + bias[n], M[n], shift[n],
     rounding) + out_zp, act_min, act_max)``, the accumulator as in the module docstring.
-    Packs ``w`` on every call; use ``pack_weights`` + ``fully_connected_packed`` to pack once.
+    Packs ``w`` on every call; use ``pack_panels`` + ``fully_connected_packed`` to pack once.
     """
     n_total = w.shape[0]
     if w.shape[1] != x.shape[1]:
         raise ValueError("fully_connected: x and w have different depths K")
     packed = np.empty(((n_total + NR - 1) // NR, (w.shape[1] + KU - 1) // KU, NR, KU), np.int8)
     col_sums = np.empty(n_total, np.int64)
-    pack_weights(w, packed, col_sums)
+    pack_panels(w, packed, col_sums)
     fully_connected_packed(
         x, x_zero_point, packed, col_sums, w_zero_point, bias, multiplier, shift, rounding,
         out_zero_point, act_min, act_max, np.int64(KC_GROUPS), np.int64(NC_PANELS), out,

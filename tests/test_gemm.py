@@ -182,7 +182,7 @@ def test_cache_blocking_does_not_change_results(dtype, m, n, k, kc_groups, nc_pa
     shift = rng.integers(-20, -8, n).astype(np.int32)
     packed = np.empty(K.packed_weights_shape(n, k), np.int8)
     col_sums = np.empty(n, np.int64)
-    K.pack_weights(w, packed, col_sums)
+    K.pack_panels(w, packed, col_sums)
     lo, hi = int(info.min), int(info.max)
     out = np.empty((m, n), dtype)
     K.fully_connected_packed(x, x_zp, packed, col_sums, w_zp, bias, mult, shift, DOUBLE_ROUNDING,
@@ -215,7 +215,7 @@ def test_pack_weights_layout_and_column_sums(n, k, seed):
     w = np.random.default_rng(seed).integers(-128, 128, (n, k)).astype(np.int8)
     packed = np.full(K.packed_weights_shape(n, k), 99, np.int8)
     col_sums = np.empty(n, np.int64)
-    K.pack_weights(w, packed, col_sums)
+    K.pack_panels(w, packed, col_sums)
     panels, groups, nr, ku = packed.shape
     assert (nr, ku) == (K.NR, K.KU) and panels * nr >= n and groups * ku >= k
     padded = np.zeros((panels * nr, groups * ku), np.int8)
@@ -606,7 +606,7 @@ def test_kernels_agree_with_oracle_without_the_jit():
             assert (out == want).all(), dtype
             packed = np.empty(K.packed_weights_shape(9, 13), np.int8)
             sums = np.empty(9, np.int64)
-            K.pack_weights(w, packed, sums)
+            K.pack_panels(w, packed, sums)
             out = np.empty((5, 9), dtype)
             K.fully_connected_packed(x, x_zp, packed, sums, -3, bias, mult, shift, rounding, 0,
                                      int(info.min), int(info.max), 1, 1, out)
@@ -757,7 +757,7 @@ def test_entry_points_ran_with_listed_signatures():
                and f.py_func.__module__ == K.__name__}  # fmt: skip
     assert defined == set(K.SIGNATURES)
     for name in ("fully_connected", "fully_connected_int32", "fully_connected_packed",
-                 "fully_connected_int32_packed", "pack_weights"):  # fmt: skip
+                 "fully_connected_int32_packed", "pack_panels"):  # fmt: skip
         listed = {sigutils.normalize_signature(s)[0] for s in K.SIGNATURES[name]}
         for sig in getattr(K, name).signatures:
             assert tuple(sig) in listed, (name, sig)
