@@ -551,7 +551,8 @@ class HistogramObserver(_Observer):
       cumulative mass reaches ``percentile`` %, range ``(−t, t)``; asymmetric, the bin edges
       leaving at most ``(100 − percentile)/2`` % of the mass below and above the range.
     * ``"entropy"``: TensorRT's KL-divergence calibration (``_entropy_threshold``), symmetric
-      only: range ``(−t, t)``.
+      only: range ``(−t, t)``; like every symmetric range here, clipped to the observed
+      extremes, so non-negative data give ``(0, t)``.
     * ``"mse"``: the bin edges minimising the expected squared error (``scale²/12`` per
       value inside the range, squared distance to the range beyond) for a ``bits``-bit grid.
 
@@ -679,8 +680,9 @@ class HistogramObserver(_Observer):
                 t = _entropy_threshold(counts, width, self.bits)
             else:
                 t = _mse_symmetric(counts, width, self.bits)
-            t = min(t, max(-x_min, x_max))
-            return -t, t
+            # (−t, t) within the observed extremes: a symmetric grid reads max(|lo|, |hi|) = t;
+            # an asymmetric one (TFLite activations, e.g. after ReLU) keeps only the used side.
+            return max(-t, min(x_min, 0.0)), min(t, max(x_max, 0.0))
         if self.method == "percentile":
             lo, hi = _percentile_two_sided(counts, offset, width, self.percentile)
         else:

@@ -6,7 +6,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from intq import choose_qparams, dequantize, fake_quantize, quantize
-from intq.observers import HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver
+from intq.observers import (
+    HISTOGRAM_METHODS,
+    HistogramObserver,
+    MinMaxObserver,
+    MovingAverageMinMaxObserver,
+)
 
 RNG_SEED = 20261125
 
@@ -239,7 +244,8 @@ def test_entropy_equals_tensorrt_oracle(bits):
     counts, edges = obs.histogram()
     assert 128 < counts.size <= 256
     expected = min(_trt_entropy_oracle(counts, edges, bits), np.abs(x).max())
-    assert obs.range() == (-expected, expected)
+    # (−t, t) within the observed extremes (here max(x) = 19 < t is possible)
+    assert obs.range() == (max(-expected, x.min()), min(expected, x.max()))
     if bits == 6:  # 32 levels leave room below the outliers: the candidates reach 4.0
         assert expected < 0.5 * np.abs(x).max()
 
@@ -459,3 +465,14 @@ def test_merge_is_order_independent(batches, random):
         for key, value in whole.state_dict().items():
             np.testing.assert_array_equal(merged.state_dict()[key], value, err_msg=key)
         assert merged.range() == whole.range()
+
+
+def test_symmetric_ranges_keep_to_the_observed_side_of_zero():
+    """After a ReLU (no negative values) the entropy/percentile/MSE range starts at 0, so an
+    asymmetric grid spends all its levels on the values that occur."""
+    x = np.random.default_rng(RNG_SEED).exponential(size=5000)
+    for method in HISTOGRAM_METHODS:
+        obs = _observe(HistogramObserver(method=method, symmetric=True), [x])
+        lo, hi = obs.range()
+        assert lo == 0.0 and 0 < hi <= x.max(), method
+        assert obs.qparams().zero_point == -128, method
